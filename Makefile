@@ -1,0 +1,39 @@
+# The README's commands. Everything installs into .venv; torch comes first, pinned to its CPU build.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL := models/policy-tagger
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test model evaluate serve bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(MODEL)/policy_tagger.json: | $(STAMP)
+	$(BIN)/policy-tagger train --out $(MODEL)
+
+model: $(STAMP)
+	$(BIN)/policy-tagger train --out $(MODEL)
+	$(BIN)/policy-tagger evaluate --model $(MODEL) --data labels/data/test.jsonl --report reports/test
+
+demo: $(MODEL)/policy_tagger.json
+	$(BIN)/policy-tagger label seeds/*.txt --out out/seeds.jsonl --table
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+evaluate: $(MODEL)/policy_tagger.json
+	$(BIN)/policy-tagger evaluate --model $(MODEL) --data labels/data/test.jsonl --report reports/test
+
+serve: $(MODEL)/policy_tagger.json
+	$(BIN)/policy-tagger serve --model $(MODEL) --host 127.0.0.1 --port 8000
+
+clean:
+	rm -rf $(VENV) models/base $(MODEL) reports out

@@ -1,0 +1,209 @@
+"""The REST API (FastAPI): classify paragraphs or whole documents with one model loaded at start."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service import __version__
+from service.batching import MicroBatcher, Overloaded
+from service.predictor import Tagger
+from service.segment import split_paragraphs
+
+log = logging.getLogger("policy_tagger.api")
+
+
+class Limits(BaseModel):
+    max_paragraphs: int = int(os.environ.get("POLICY_TAGGER_MAX_PARAGRAPHS", 256))
+    max_chars: int = int(os.environ.get("POLICY_TAGGER_MAX_CHARS", 20_000))
+    max_body_bytes: int = int(os.environ.get("POLICY_TAGGER_MAX_BODY_BYTES", 2_000_000))
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, detail, headers: dict | None = None):
+        self.status, self.error, self.detail, self.headers = status, error, detail, headers
+
+
+class ParagraphIn(BaseModel):
+    id: str | None = Field(None, description="your identifier, echoed back")
+    text: str = Field(description="one paragraph")
+
+
+class ClassifyRequest(BaseModel):
+    paragraphs: list[str | ParagraphIn] = Field(description="paragraph strings or {id, text} objects",
+                                                examples=[["全县建成扶贫车间32个，带动1200余名贫困劳动力就近就业。"]])
+
+
+class DocumentRequest(BaseModel):
+    text: str = Field(description="a whole document; split into paragraphs as `label` does")
+    id: str | None = Field(None, description="document identifier, echoed back as `doc`")
+
+
+class Row(BaseModel):
+    id: str
+    text: str
+    labels: list[str]
+    scores: dict[str, float]
+    model: str
+    doc: str | None = None
+    paragraph: int | None = None
+    section: str | None = None
+
+
+class ClassifyResponse(BaseModel):
+    model: str
+    results: list[Row]
+
+
+class DocumentSummary(BaseModel):
+    paragraphs: int
+    labels: list[str] = Field(description="labels found in at least one paragraph")
+    label_counts: dict[str, int]
+
+
+class DocumentResponse(ClassifyResponse):
+    summary: DocumentSummary
+
+
+class Metrics:
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.requests = Counter("policy_tagger_requests_total", "HTTP requests", ["path", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("policy_tagger_request_seconds", "request latency", ["path"],
+                                 registry=self.registry)
+        self.paragraphs = Counter("policy_tagger_paragraphs_total", "paragraphs classified", registry=self.registry)
+
+
+def _error(status: int, error: str, detail, request_id: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail, "request_id": request_id}, status_code=status,
+                        headers={**(headers or {}), "X-Request-ID": request_id})
+
+
+def _check_texts(texts: list[str], limits: Limits) -> None:
+    if not texts:
+        raise ApiError(422, "empty_request", "send at least one paragraph")
+    if len(texts) > limits.max_paragraphs:
+        raise ApiError(413, "too_many_paragraphs", f"{len(texts)} paragraphs; at most {limits.max_paragraphs} per request")
+    for i, text in enumerate(texts):
+        if not text.strip():
+            raise ApiError(422, "empty_text", f"paragraph {i} is empty")
+        if len(text) > limits.max_chars:
+            raise ApiError(413, "text_too_long", f"paragraph {i} has {len(text)} characters; at most {limits.max_chars}")
+
+
+def create_app(tagger: Tagger, limits: Limits | None = None, batcher: MicroBatcher | None = None) -> FastAPI:
+    limits = limits or Limits()
+    batcher = batcher or MicroBatcher(tagger.probabilities)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title="policy-tagger", version=__version__, lifespan=lifespan,
+                  description="Tags paragraphs of Chinese poverty-alleviation documents by intervention type.")
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next):
+        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        request.state.request_id = request_id
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limits.max_body_bytes:
+            response = _error(413, "body_too_large", f"{length} bytes; at most {limits.max_body_bytes}", request_id)
+        else:
+            response = await call_next(request)
+            response.headers["X-Request-ID"] = request_id
+        elapsed = time.perf_counter() - started
+        path = request.scope.get("route").path if request.scope.get("route") else "other"
+        metrics.requests.labels(path, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(elapsed)
+        log.info(json.dumps({"request_id": request_id, "method": request.method, "path": request.url.path,
+                             "status": response.status_code, "ms": round(elapsed * 1000, 1)}))
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError):
+        return _error(exc.status, exc.error, exc.detail, request.state.request_id, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        detail = [{"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
+        return _error(422, "invalid_request", detail, request.state.request_id)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        name = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, name, exc.detail, request.state.request_id)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("request %s failed", request.state.request_id)
+        return _error(500, "internal_error", "the server failed on this request; see its log",
+                      request.state.request_id)
+
+    async def classify_texts(texts: list[str]):
+        try:
+            probs = await batcher.submit(texts)
+        except Overloaded as exc:
+            raise ApiError(503, "overloaded", str(exc), headers={"Retry-After": "1"}) from None
+        metrics.paragraphs.inc(len(texts))
+        return tagger.predictions(probs)
+
+    @app.post("/v1/classify", response_model=ClassifyResponse, response_model_exclude_none=True)
+    async def classify(body: ClassifyRequest):
+        items = [p if isinstance(p, ParagraphIn) else ParagraphIn(text=p) for p in body.paragraphs]
+        _check_texts([item.text for item in items], limits)
+        predictions = await classify_texts([item.text for item in items])
+        rows = [Row(id=item.id if item.id is not None else str(i), text=item.text, labels=p.labels,
+                    scores=p.scores, model=tagger.model_tag) for i, (item, p) in enumerate(zip(items, predictions))]
+        return ClassifyResponse(model=tagger.model_tag, results=rows)
+
+    @app.post("/v1/classify-document", response_model=DocumentResponse, response_model_exclude_none=True)
+    async def classify_document(body: DocumentRequest):
+        if not body.text.strip():
+            raise ApiError(422, "empty_text", "the document is empty")
+        if len(body.text) > limits.max_chars * limits.max_paragraphs:
+            raise ApiError(413, "text_too_long", f"document has {len(body.text)} characters")
+        paragraphs = split_paragraphs(body.text)
+        doc = body.id or "document"
+        predictions = await classify_texts([p.text for p in paragraphs]) if paragraphs else []
+        rows = [Row(id=f"{doc}:{p.index}", doc=doc, paragraph=p.index, section=p.section, text=p.text,
+                    labels=pred.labels, scores=pred.scores, model=tagger.model_tag)
+                for p, pred in zip(paragraphs, predictions)]
+        counts = {label: sum(label in r.labels for r in rows) for label in tagger.label_ids}
+        summary = DocumentSummary(paragraphs=len(rows), labels=[l for l, c in counts.items() if c], label_counts=counts)
+        return DocumentResponse(model=tagger.model_tag, results=rows, summary=summary)
+
+    @app.get("/v1/labels")
+    async def labels():
+        return {"model": tagger.model_tag,
+                "labels": [{**label.model_dump(exclude={"terms"}), "threshold": tagger.card.thresholds[label.id]}
+                           for label in tagger.card.labels]}
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok", "model": tagger.model_tag}
+
+    @app.get("/readyz")
+    async def readyz():
+        return {"status": "ready", "model": tagger.model_tag, "model_dir": str(tagger.model_dir)}
+
+    @app.get("/metrics")
+    async def prometheus_metrics():
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

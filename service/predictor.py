@@ -1,0 +1,92 @@
+"""Scoring paragraphs with a trained model: length-bucketed batches, long texts in overlapping windows."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from service.modelcard import ModelCard, load_card
+
+WINDOW_STRIDE = 64  # tokens shared by consecutive windows of a long paragraph
+
+
+@dataclass
+class Prediction:
+    labels: list[str]
+    scores: dict[str, float]
+
+
+class TorchBackend:
+    name = "torch"
+
+    def __init__(self, model_dir: Path, threads: int | None):
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        if threads:
+            torch.set_num_threads(threads)
+        self._torch = torch
+        self.model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            out = self.model(input_ids=self._torch.from_numpy(input_ids),
+                             attention_mask=self._torch.from_numpy(attention_mask))
+        return out.logits.float().numpy()
+
+
+class Tagger:
+    """A loaded model: ``tag(texts)`` gives each text's labels and per-label scores."""
+
+    def __init__(self, model_dir: Path, backend: str = "torch", batch_size: int = 16, threads: int | None = None):
+        from transformers import AutoTokenizer
+
+        self.model_dir = Path(model_dir)
+        self.card: ModelCard = load_card(self.model_dir)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self.batch_size = batch_size
+        self.backend = TorchBackend(self.model_dir, threads)
+        self.label_ids = self.card.label_ids
+        self.thresholds = np.array([self.card.thresholds[label] for label in self.label_ids])
+
+    @property
+    def model_tag(self) -> str:
+        return self.card.tag
+
+    def _windows(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids of every window and the index of the text each window belongs to."""
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.card.max_length, stride=WINDOW_STRIDE,
+                                 return_overflowing_tokens=True, padding=False)
+        return encoded["input_ids"], np.asarray(encoded["overflow_to_sample_mapping"])
+
+    def _batch_arrays(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), self.tokenizer.pad_token_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, r in enumerate(rows):
+            ids[i, :len(r)] = r
+            mask[i, :len(r)] = 1
+        return ids, mask
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """Per-label probabilities, shape (len(texts), n_labels); a long text takes the max over its windows."""
+        probs = np.zeros((len(texts), len(self.label_ids)), dtype=np.float32)
+        if not texts:
+            return probs
+        windows, owners = self._windows(texts)
+        order = np.argsort([len(w) for w in windows], kind="stable")  # similar lengths share a batch
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            logits = self.backend.logits(*self._batch_arrays([windows[i] for i in chunk]))
+            window_probs = 1.0 / (1.0 + np.exp(-logits))
+            np.maximum.at(probs, owners[chunk], window_probs)
+        return probs
+
+    def predictions(self, probs: np.ndarray) -> list[Prediction]:
+        return [Prediction(labels=[label for label, p, t in zip(self.label_ids, row, self.thresholds) if p >= t],
+                           scores={label: round(float(p), 4) for label, p in zip(self.label_ids, row)})
+                for row in probs]
+
+    def tag(self, texts: list[str]) -> list[Prediction]:
+        return self.predictions(self.probabilities(texts))

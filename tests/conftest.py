@@ -1,0 +1,46 @@
+"""A tiny model made from the real base encoder (its first two layers, a few training steps), built once."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from training.corpus import DATA_DIR
+
+TRAIN_ROWS, DEV_ROWS, STEPS = 48, 24, 6
+
+
+def _head(src: Path, dst: Path, n: int) -> Path:
+    lines = src.read_text(encoding="utf-8").splitlines()[:n]
+    dst.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return dst
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    from training.train import TrainConfig, train
+
+    work = tmp_path_factory.mktemp("tiny")
+    config = TrainConfig(layers=2, epochs=1, max_steps=STEPS, batch_size=8,
+                         train_file=str(_head(DATA_DIR / "train.jsonl", work / "train.jsonl", TRAIN_ROWS)),
+                         dev_file=str(_head(DATA_DIR / "dev.jsonl", work / "dev.jsonl", DEV_ROWS)))
+    train(config, work / "model")
+    return work / "model"
+
+
+@pytest.fixture(scope="session")
+def tagger(tiny_model):
+    from service.predictor import Tagger
+
+    return Tagger(tiny_model)
+
+
+@pytest.fixture
+def write_jsonl(tmp_path):
+    def write(name: str, rows: list) -> Path:
+        path = tmp_path / name
+        path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n"
+                                for r in rows), encoding="utf-8")
+        return path
+    return write

@@ -1,0 +1,96 @@
+"""The REST API: every endpoint, model tag in responses, and 4xx (never 500) on bad input."""
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api import Limits, create_app
+
+LABELS = ["industry", "relocation", "education", "health", "social_security", "supervision"]
+
+
+@pytest.fixture(scope="module")
+def client(tagger):
+    with TestClient(create_app(tagger, Limits(max_paragraphs=5, max_chars=300, max_body_bytes=20_000))) as c:
+        yield c
+
+
+def test_classify_strings_and_objects_in_order(client, tagger):
+    body = {"paragraphs": ["全县建成扶贫车间32个。", {"id": "b", "text": "落实家庭医生签约服务。"}]}
+    response = client.post("/v1/classify", json=body)
+    assert response.status_code == 200
+    data = response.json()
+    assert data["model"] == tagger.model_tag
+    assert [r["id"] for r in data["results"]] == ["0", "b"]
+    assert [r["text"] for r in data["results"]] == ["全县建成扶贫车间32个。", "落实家庭医生签约服务。"]
+    for row in data["results"]:
+        assert row["model"] == tagger.model_tag and list(row["scores"]) == LABELS
+        assert set(row["labels"]) <= set(LABELS)
+    assert response.headers["X-Request-ID"]
+
+
+def test_api_agrees_with_batch_labeling(client, tagger):
+    texts = ["建成集中安置小区3个，搬迁安置1200户。", "对重度残疾人发放护理补贴。"]
+    rows = client.post("/v1/classify", json={"paragraphs": texts}).json()["results"]
+    expected = tagger.tag(texts)
+    assert [r["scores"] for r in rows] == [p.scores for p in expected]
+
+
+def test_classify_document_splits_and_summarises(client, tagger):
+    doc = "一、产业发展\n\n全县建成扶贫车间32个，带动就业1200人。\n\n二、兜底保障\n\n落实低保兜底政策，应保尽保。\n"
+    data = client.post("/v1/classify-document", json={"text": doc, "id": "county-2018"}).json()
+    assert data["model"] == tagger.model_tag
+    assert [(r["id"], r["paragraph"], r["section"]) for r in data["results"]] == [
+        ("county-2018:0", 0, "一、产业发展"), ("county-2018:1", 1, "二、兜底保障")]
+    summary = data["summary"]
+    assert summary["paragraphs"] == 2
+    assert summary["label_counts"] == {l: sum(l in r["labels"] for r in data["results"]) for l in LABELS}
+
+
+def test_labels_health_ready_metrics_docs(client, tagger):
+    labels = client.get("/v1/labels").json()
+    assert [l["id"] for l in labels["labels"]] == LABELS and labels["model"] == tagger.model_tag
+    assert all(l["name_zh"] and l["definition"] and 0 < l["threshold"] < 1 for l in labels["labels"])
+    assert client.get("/healthz").json()["status"] == "ok"
+    assert client.get("/readyz").json()["status"] == "ready"
+    client.post("/v1/classify", json={"paragraphs": ["落实低保。"]})
+    metrics = client.get("/metrics").text
+    assert 'policy_tagger_requests_total{path="/v1/classify",status="200"}' in metrics
+    assert client.get("/docs").status_code == 200
+    assert "/v1/classify" in client.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("body,status,error", [
+    ({"paragraphs": []}, 422, "empty_request"),
+    ({"paragraphs": ["   "]}, 422, "empty_text"),
+    ({"paragraphs": [""]}, 422, "empty_text"),
+    ({"paragraphs": [3]}, 422, "invalid_request"),
+    ({"paragraphs": [{"id": "x"}]}, 422, "invalid_request"),
+    ({"paragraphs": "落实低保"}, 422, "invalid_request"),
+    ({"texts": ["落实低保"]}, 422, "invalid_request"),
+    ([1, 2], 422, "invalid_request"),
+    ({"paragraphs": ["落实低保。"] * 6}, 413, "too_many_paragraphs"),
+    ({"paragraphs": ["低" * 301]}, 413, "text_too_long"),
+])
+def test_bad_classify_bodies(client, body, status, error):
+    response = client.post("/v1/classify", json=body)
+    assert response.status_code == status
+    assert response.json()["error"] == error and response.json()["detail"]
+
+
+def test_malformed_json_body_too_large_and_wrong_method(client):
+    response = client.post("/v1/classify", content=b'{"paragraphs": [', headers={"content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["error"] == "invalid_request"
+    response = client.post("/v1/classify", content=b"x" * 30_000, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["error"] == "body_too_large"
+    assert client.get("/v1/classify").status_code == 405
+    assert client.get("/v2/nothing").json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("body,status", [({"text": ""}, 422), ({"text": 7}, 422), ({}, 422), ({"text": "  \n "}, 422)])
+def test_bad_document_bodies(client, body, status):
+    response = client.post("/v1/classify-document", json=body)
+    assert response.status_code == status and "error" in response.json()
+
+
+def test_document_with_only_headings_has_no_rows(client):
+    data = client.post("/v1/classify-document", json={"text": "一、产业扶贫\n二、易地搬迁\n"}).json()
+    assert data["results"] == [] and data["summary"]["paragraphs"] == 0

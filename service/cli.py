@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from service.modelcard import DEFAULT_MODEL_DIR, ModelMissingError, load_card
+from service.predictor import BACKENDS
 from service.rows import InputError
 
 EXIT_USAGE = 2  # also: the model is missing
@@ -52,7 +53,7 @@ def cmd_label(args) -> None:
     report = read_rows(args.inputs, skip_bad=args.skip_bad)
     for bad in report.skipped:
         print(f"policy-tagger: skipped {bad.reason}", file=sys.stderr)
-    tagger = Tagger(args.model, batch_size=args.batch_size)
+    tagger = Tagger(args.model, backend=args.backend, batch_size=args.batch_size)
     results = []
     chunk = 256
     with tqdm(total=len(report.rows), desc="labeling", unit="para", file=sys.stderr,
@@ -109,10 +110,27 @@ def cmd_train(args) -> None:
                          max_steps=args.max_steps, train_file=str(args.train_file), dev_file=str(args.dev_file),
                          batch_size=args.batch_size, learning_rate=args.learning_rate)
     card = train(config, args.out)
+    if not args.no_onnx:
+        from training.export import export_and_choose
+
+        chosen = export_and_choose(args.out, args.dev_file)
+        check = chosen["int8_parity_on_dev"]
+        print(f"exported ONNX; serving {chosen['onnx']} (int8 vs PyTorch on dev: macro-F1 drop "
+              f"{check['macro_f1_drop']:+.4f}, same label sets {check['same_label_sets']:.2%})")
     dev = card.evaluation["dev"]
     print(f"trained {card.tag} in {card.training['seconds']:.0f} s ({card.training['layers']} layers, "
           f"best epoch {card.training['best_epoch']}): dev macro-F1 {dev['macro_f1']:.4f}, "
           f"micro-F1 {dev['micro_f1']:.4f} -> {args.out}")
+
+
+def cmd_export(args) -> None:
+    from training.export import export_and_choose, parity
+
+    if args.check_only:
+        for backend in ("onnx-fp32", "onnx-int8"):
+            print(json.dumps(parity(args.model, args.parity_data, backend)))
+        return
+    print(json.dumps(export_and_choose(args.model, args.parity_data), indent=2))
 
 
 def cmd_serve(args) -> None:
@@ -122,7 +140,8 @@ def cmd_serve(args) -> None:
     from service.predictor import Tagger
 
     load_card(args.model)
-    uvicorn.run(create_app(Tagger(args.model)), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(Tagger(args.model, backend=args.backend)), host=args.host, port=args.port,
+                log_level="info")
 
 
 def cmd_info(args) -> None:
@@ -160,6 +179,7 @@ def parser() -> argparse.ArgumentParser:
     label.add_argument("--out", type=Path, help="output file: JSONL, or CSV if it ends in .csv (default: JSONL on stdout)")
     label.add_argument("--skip-bad", action="store_true", help="report malformed rows and go on instead of stopping")
     label.add_argument("--batch-size", type=int, default=16)
+    label.add_argument("--backend", choices=BACKENDS, default="auto", help="inference engine (default: the model's ONNX export)")
     label.add_argument("--table", action="store_true", help="also print a table per document on stderr")
     label.add_argument("--quiet", action="store_true", help="no progress bar")
     label.set_defaults(func=cmd_label)
@@ -183,12 +203,21 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-steps", type=int, help="stop after this many steps (quick smoke runs)")
     tr.add_argument("--train-file", type=Path, default=DATA_DIR / "train.jsonl")
     tr.add_argument("--dev-file", type=Path, default=DATA_DIR / "dev.jsonl")
+    tr.add_argument("--no-onnx", action="store_true", help="skip the ONNX export and its parity check")
     tr.set_defaults(func=cmd_train)
+
+    ex = sub.add_parser("export", help="export a model to ONNX (fp32, int8) and choose the one to serve")
+    ex.add_argument("--model", **model_arg)
+    ex.add_argument("--parity-data", type=Path, default=DATA_DIR / "dev.jsonl",
+                    help="labelled paragraphs for the parity check against PyTorch")
+    ex.add_argument("--check-only", action="store_true", help="only print the parity figures of both ONNX files")
+    ex.set_defaults(func=cmd_export)
 
     sv = sub.add_parser("serve", help="run the REST API")
     sv.add_argument("--model", **model_arg)
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--backend", choices=BACKENDS, default="auto")
     sv.set_defaults(func=cmd_serve)
 
     info = sub.add_parser("info", help="describe a model")

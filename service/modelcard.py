@@ -27,6 +27,7 @@ class ModelCard(BaseModel):
     data: dict[str, str] = Field(default_factory=dict, description="sha256 of each training/dev file")
     training: dict = Field(default_factory=dict, description="settings and timings of the run")
     evaluation: dict = Field(default_factory=dict, description="figures measured after training")
+    inference: dict = Field(default_factory=dict, description="the ONNX file to serve and its parity check")
 
     @property
     def label_ids(self) -> list[str]:

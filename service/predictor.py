@@ -9,6 +9,8 @@ import numpy as np
 from service.modelcard import ModelCard, load_card
 
 WINDOW_STRIDE = 64  # tokens shared by consecutive windows of a long paragraph
+ONNX_FP32, ONNX_INT8 = "model.onnx", "model.int8.onnx"
+BACKENDS = ("auto", "torch", "onnx", "onnx-fp32", "onnx-int8")
 
 
 @dataclass
@@ -36,17 +38,44 @@ class TorchBackend:
         return out.logits.float().numpy()
 
 
+class OnnxBackend:
+    def __init__(self, path: Path, threads: int | None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or 0  # 0: one thread per physical core
+        options.inter_op_num_threads = 1
+        self.name = f"onnx:{path.name}"
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        return self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+
+
+def load_backend(model_dir: Path, card: ModelCard, backend: str, threads: int | None):
+    """'auto' serves the ONNX file the model card chose at export time, or PyTorch if there is none."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    onnx_file = {"onnx-fp32": ONNX_FP32, "onnx-int8": ONNX_INT8}.get(backend) or card.inference.get("onnx")
+    if backend == "torch" or not onnx_file or not (model_dir / onnx_file).is_file():
+        if backend.startswith("onnx"):
+            raise FileNotFoundError(f"{model_dir} has no ONNX export; run: policy-tagger export --model {model_dir}")
+        return TorchBackend(model_dir, threads)
+    return OnnxBackend(model_dir / onnx_file, threads)
+
+
 class Tagger:
     """A loaded model: ``tag(texts)`` gives each text's labels and per-label scores."""
 
-    def __init__(self, model_dir: Path, backend: str = "torch", batch_size: int = 16, threads: int | None = None):
+    def __init__(self, model_dir: Path, backend: str = "auto", batch_size: int = 16, threads: int | None = None):
         from transformers import AutoTokenizer
 
         self.model_dir = Path(model_dir)
         self.card: ModelCard = load_card(self.model_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         self.batch_size = batch_size
-        self.backend = TorchBackend(self.model_dir, threads)
+        self.backend = load_backend(self.model_dir, self.card, backend, threads)
         self.label_ids = self.card.label_ids
         self.thresholds = np.array([self.card.thresholds[label] for label in self.label_ids])
 

@@ -19,6 +19,7 @@ def _head(src: Path, dst: Path, n: int) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
+    from training.export import export_and_choose
     from training.train import TrainConfig, train
 
     work = tmp_path_factory.mktemp("tiny")
@@ -26,6 +27,7 @@ def tiny_model(tmp_path_factory) -> Path:
                          train_file=str(_head(DATA_DIR / "train.jsonl", work / "train.jsonl", TRAIN_ROWS)),
                          dev_file=str(_head(DATA_DIR / "dev.jsonl", work / "dev.jsonl", DEV_ROWS)))
     train(config, work / "model")
+    export_and_choose(work / "model", Path(config.dev_file))
     return work / "model"
 
 

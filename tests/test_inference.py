@@ -1,0 +1,58 @@
+"""The fast path: ONNX export parity with PyTorch, backends, and long paragraphs in windows."""
+import numpy as np
+import pytest
+
+from service.modelcard import load_card
+from service.predictor import ONNX_FP32, ONNX_INT8, Tagger
+from training.corpus import DATA_DIR
+from training.export import parity
+
+TEXTS = ["全县建成扶贫车间32个，带动1200余名贫困劳动力就近就业。", "落实低保兜底政策，应保尽保。", "新建农村公路200公里。"]
+
+
+def test_export_writes_both_files_and_records_the_choice(tiny_model):
+    assert (tiny_model / ONNX_FP32).is_file() and (tiny_model / ONNX_INT8).is_file()
+    inference = load_card(tiny_model).inference
+    check = inference["int8_parity_on_dev"]
+    assert inference["onnx"] == (ONNX_INT8 if check["passes"] else ONNX_FP32)
+    assert (tiny_model / ONNX_INT8).stat().st_size < 0.5 * (tiny_model / ONNX_FP32).stat().st_size
+
+
+def test_default_backend_is_the_chosen_onnx_file(tagger, tiny_model):
+    assert tagger.backend.name == f"onnx:{load_card(tiny_model).inference['onnx']}"
+
+
+def test_onnx_fp32_matches_pytorch(tiny_model):
+    torch_probs = Tagger(tiny_model, backend="torch").probabilities(TEXTS)
+    onnx_probs = Tagger(tiny_model, backend="onnx-fp32").probabilities(TEXTS)
+    np.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)
+
+
+def test_chosen_backend_holds_parity_on_dev(tiny_model):
+    check = parity(tiny_model, DATA_DIR / "dev.jsonl", backend="auto")
+    assert check["passes"], check
+    assert check["macro_f1_drop"] <= 0.005 and check["same_label_sets"] >= 0.99
+
+
+def test_unknown_backend_is_refused(tiny_model):
+    with pytest.raises(ValueError, match="unknown backend"):
+        Tagger(tiny_model, backend="gpu")
+
+
+def test_long_paragraph_is_scored_over_all_its_windows(tiny_model):
+    tagger = Tagger(tiny_model, backend="onnx-fp32")  # exact arithmetic; int8 depends on batch companions
+    filler = "全县干部群众认真学习贯彻会议精神，统一思想认识，凝聚工作合力。" * 30
+    text = filler + "建成扶贫车间32个，带动1200余名贫困劳动力就近就业，发放小额信贷4500万元。"
+    windows, owners = tagger._windows([text])
+    assert len(windows) >= 3 and set(owners.tolist()) == {0}
+    assert tagger.tokenizer.decode(windows[-1], skip_special_tokens=True).replace(" ", "").endswith("4500万元。")
+    per_window = np.vstack([1 / (1 + np.exp(-tagger.backend.logits(*tagger._batch_arrays([w])))) for w in windows])
+    np.testing.assert_allclose(tagger.probabilities([text])[0], per_window.max(axis=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("backend,tolerance", [("torch", 1e-5), ("onnx-fp32", 1e-5), ("onnx-int8", 1e-2)])
+def test_batches_barely_change_scores(tiny_model, backend, tolerance):
+    """Padding never changes a score; int8 activations are quantised per batch, so they may move a little."""
+    tagger = Tagger(tiny_model, backend=backend)
+    one_by_one = np.vstack([tagger.probabilities([t]) for t in TEXTS])
+    np.testing.assert_allclose(tagger.probabilities(TEXTS), one_by_one, atol=tolerance)

@@ -1,0 +1,65 @@
+"""Export a trained model to ONNX (fp32 and int8 dynamic quantisation) and check both against PyTorch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification
+
+from service.modelcard import load_card
+from service.predictor import ONNX_FP32, ONNX_INT8, Tagger
+from training.corpus import label_matrix, read_labelled
+from training.metrics import scores
+
+MAX_MACRO_F1_DROP = 0.005
+MIN_SAME_LABEL_SETS = 0.99
+
+
+class _LogitsOnly(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+def export_onnx(model_dir: Path) -> None:
+    """Write model.onnx (fp32) and model.int8.onnx (dynamic int8 weights) into the model folder."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    example = (torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))
+    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}, "logits": {0: "batch"}}
+    torch.onnx.export(_LogitsOnly(model), example, str(model_dir / ONNX_FP32), input_names=list(axes)[:2],
+                      output_names=["logits"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    quantize_dynamic(str(model_dir / ONNX_FP32), str(model_dir / ONNX_INT8), weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["MatMul", "Gather"])
+
+
+def parity(model_dir: Path, data_file: Path, backend: str) -> dict:
+    """Compare a backend with PyTorch on labelled paragraphs: macro-F1 of each and how often label sets agree."""
+    reference, candidate = Tagger(model_dir, backend="torch"), Tagger(model_dir, backend=backend)
+    rows = read_labelled(data_file, reference.label_ids)
+    texts = [r["text"] for r in rows]
+    gold = label_matrix(rows, reference.label_ids)
+    ref_pred = reference.probabilities(texts) >= reference.thresholds
+    cand_pred = candidate.probabilities(texts) >= candidate.thresholds
+    ref_f1 = scores(gold, ref_pred, reference.label_ids)["macro_f1"]
+    cand_f1 = scores(gold, cand_pred, reference.label_ids)["macro_f1"]
+    same = float((ref_pred == cand_pred).all(axis=1).mean())
+    return {"backend": backend, "data": str(data_file), "paragraphs": len(rows), "torch_macro_f1": ref_f1,
+            "macro_f1": cand_f1, "macro_f1_drop": round(ref_f1 - cand_f1, 4), "same_label_sets": round(same, 4),
+            "passes": ref_f1 - cand_f1 <= MAX_MACRO_F1_DROP and same >= MIN_SAME_LABEL_SETS}
+
+
+def export_and_choose(model_dir: Path, dev_file: Path) -> dict:
+    """Export both ONNX files; serve int8 if it holds parity with PyTorch on dev, else fp32."""
+    model_dir = Path(model_dir)
+    export_onnx(model_dir)
+    check = parity(model_dir, dev_file, "onnx-int8")
+    card = load_card(model_dir)
+    card.inference = {"onnx": ONNX_INT8 if check["passes"] else ONNX_FP32, "int8_parity_on_dev": check}
+    card.save(model_dir)
+    return card.inference

@@ -5,7 +5,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from service.modelcard import DEFAULT_MODEL_DIR, ModelMissingError, load_card
@@ -14,6 +13,7 @@ from service.rows import InputError
 
 EXIT_USAGE = 2  # also: the model is missing
 EXIT_INPUT = 3  # input that cannot be read or parsed
+LABEL_CHUNK = 256  # rows scored and written between checkpoints
 
 
 class CliError(Exception):
@@ -30,47 +30,35 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def write_atomically(path: Path, write) -> None:
-    """Write to a temporary file beside ``path`` and rename it, so ``path`` is never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            write(out)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cmd_label(args) -> None:
     from tqdm.auto import tqdm
 
+    from service.batchjob import Checkpoint
     from service.predictor import Tagger
-    from service.rows import output_row, read_rows, write_csv, write_jsonl
+    from service.rows import output_row, read_rows, write_jsonl
 
     load_card(args.model)  # fail fast, before reading large inputs
+    if args.resume and not args.out:
+        raise CliError("--resume needs --out FILE", EXIT_USAGE)
     report = read_rows(args.inputs, skip_bad=args.skip_bad)
     for bad in report.skipped:
         print(f"policy-tagger: skipped {bad.reason}", file=sys.stderr)
     tagger = Tagger(args.model, backend=args.backend, batch_size=args.batch_size)
-    results = []
-    chunk = 256
-    with tqdm(total=len(report.rows), desc="labeling", unit="para", file=sys.stderr,
+    checkpoint = Checkpoint(args.out) if args.out else None
+    results = checkpoint.start(report.rows, args.resume) if checkpoint else []
+    if results:
+        print(f"policy-tagger: resuming after {len(results)} rows already in {checkpoint.path}", file=sys.stderr)
+    with tqdm(total=len(report.rows), initial=len(results), desc="labeling", unit="para", file=sys.stderr,
               disable=args.quiet) as progress:
-        for start in range(0, len(report.rows), chunk):
-            rows = report.rows[start:start + chunk]
-            for row, pred in zip(rows, tagger.tag([r["text"] for r in rows])):
-                results.append(output_row(row, pred.labels, pred.scores, tagger.model_tag))
+        for start in range(len(results), len(report.rows), LABEL_CHUNK):
+            rows = report.rows[start:start + LABEL_CHUNK]
+            done = [output_row(row, pred.labels, pred.scores, tagger.model_tag)
+                    for row, pred in zip(rows, tagger.tag([r["text"] for r in rows]))]
+            checkpoint.append(done) if checkpoint else write_jsonl(done, sys.stdout)
+            results += done
             progress.update(len(rows))
-
-    as_csv = args.out is not None and args.out.suffix.lower() == ".csv"
-    def write(out):
-        write_csv(results, tagger.label_ids, out) if as_csv else write_jsonl(results, out)
-    if args.out:
-        write_atomically(args.out, write)
-    else:
-        write(sys.stdout)
+    if checkpoint:
+        checkpoint.finish(tagger.label_ids)
     if args.table:
         print_tables(results)
     print(f"policy-tagger: read {len(report.rows) + len(report.skipped)} rows, wrote {len(results)}, "
@@ -126,11 +114,16 @@ def cmd_train(args) -> None:
 def cmd_export(args) -> None:
     from training.export import export_and_choose, parity
 
-    if args.check_only:
-        for backend in ("onnx-fp32", "onnx-int8"):
-            print(json.dumps(parity(args.model, args.parity_data, backend)))
+    if not args.check_only:
+        print(json.dumps(export_and_choose(args.model, args.parity_data), indent=2))
         return
-    print(json.dumps(export_and_choose(args.model, args.parity_data), indent=2))
+    served = load_card(args.model).inference.get("onnx", "(none)")
+    check = parity(args.model, args.parity_data, "auto")
+    print(f"served {served} vs PyTorch on {args.parity_data} ({check['paragraphs']} paragraphs): macro-F1 "
+          f"{check['macro_f1']:.4f} vs {check['torch_macro_f1']:.4f} (drop {check['macro_f1_drop']:+.4f}), "
+          f"same label sets {check['same_label_sets']:.2%}")
+    if not check["passes"]:
+        raise CliError("the served model does not hold parity with PyTorch", 1)
 
 
 def cmd_serve(args) -> None:
@@ -178,6 +171,8 @@ def parser() -> argparse.ArgumentParser:
     label.add_argument("--model", **model_arg)
     label.add_argument("--out", type=Path, help="output file: JSONL, or CSV if it ends in .csv (default: JSONL on stdout)")
     label.add_argument("--skip-bad", action="store_true", help="report malformed rows and go on instead of stopping")
+    label.add_argument("--resume", action="store_true",
+                       help="continue a run of the same command that was interrupted (needs --out)")
     label.add_argument("--batch-size", type=int, default=16)
     label.add_argument("--backend", choices=BACKENDS, default="auto", help="inference engine (default: the model's ONNX export)")
     label.add_argument("--table", action="store_true", help="also print a table per document on stderr")
@@ -210,7 +205,8 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--model", **model_arg)
     ex.add_argument("--parity-data", type=Path, default=DATA_DIR / "dev.jsonl",
                     help="labelled paragraphs for the parity check against PyTorch")
-    ex.add_argument("--check-only", action="store_true", help="only print the parity figures of both ONNX files")
+    ex.add_argument("--check-only", action="store_true",
+                    help="only check the served ONNX file against PyTorch (exit 1 if it does not hold parity)")
     ex.set_defaults(func=cmd_export)
 
     sv = sub.add_parser("serve", help="run the REST API")
@@ -242,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     except ModelMissingError as exc:
         print(f"policy-tagger: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except CliError as exc:
+        print(f"policy-tagger: {exc}", file=sys.stderr)
+        return exc.code
     except (InputError, CorpusError) as exc:
         print(f"policy-tagger: error: {exc}", file=sys.stderr)
         return EXIT_INPUT

@@ -1,15 +1,18 @@
 """The REST API (FastAPI): classify paragraphs or whole documents with one model loaded at start."""
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
 import time
 import uuid
+from pathlib import Path
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
@@ -23,10 +26,37 @@ from service.segment import split_paragraphs
 log = logging.getLogger("policy_tagger.api")
 
 
-class Limits(BaseModel):
-    max_paragraphs: int = int(os.environ.get("POLICY_TAGGER_MAX_PARAGRAPHS", 256))
-    max_chars: int = int(os.environ.get("POLICY_TAGGER_MAX_CHARS", 20_000))
-    max_body_bytes: int = int(os.environ.get("POLICY_TAGGER_MAX_BODY_BYTES", 2_000_000))
+OPEN_PATHS = {"/healthz", "/readyz", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+
+
+class Settings(BaseModel):
+    """Limits and access control; ``from_env`` reads POLICY_TAGGER_* environment variables."""
+    max_paragraphs: int = 256
+    max_chars: int = 20_000
+    max_body_bytes: int = 2_000_000
+    api_keys: list[str] = Field(default_factory=list, description="empty: no key needed")
+    cors_origins: list[str] = Field(default_factory=list, description="empty: CORS off")
+
+    @classmethod
+    def from_env(cls, env=os.environ) -> "Settings":
+        keys = [k.strip() for k in env.get("POLICY_TAGGER_API_KEYS", "").split(",") if k.strip()]
+        if env.get("POLICY_TAGGER_API_KEYS_FILE"):
+            lines = Path(env["POLICY_TAGGER_API_KEYS_FILE"]).read_text(encoding="utf-8").splitlines()
+            keys += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        numbers = {name: int(env[f"POLICY_TAGGER_{name.upper()}"]) for name in ("max_paragraphs", "max_chars",
+                   "max_body_bytes") if env.get(f"POLICY_TAGGER_{name.upper()}")}
+        origins = [o.strip() for o in env.get("POLICY_TAGGER_CORS_ORIGINS", "").split(",") if o.strip()]
+        return cls(api_keys=keys, cors_origins=origins, **numbers)
+
+    def key_accepted(self, given: str) -> bool:
+        # compare_digest with every key, without stopping early, so timing says nothing about the keys
+        matches = [hmac.compare_digest(given.encode(), key.encode()) for key in self.api_keys]
+        return any(matches)
+
+
+def presented_key(request: Request) -> str:
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
 
 
 class ApiError(Exception):
@@ -90,20 +120,20 @@ def _error(status: int, error: str, detail, request_id: str, headers: dict | Non
                         headers={**(headers or {}), "X-Request-ID": request_id})
 
 
-def _check_texts(texts: list[str], limits: Limits) -> None:
+def _check_texts(texts: list[str], settings: Settings) -> None:
     if not texts:
         raise ApiError(422, "empty_request", "send at least one paragraph")
-    if len(texts) > limits.max_paragraphs:
-        raise ApiError(413, "too_many_paragraphs", f"{len(texts)} paragraphs; at most {limits.max_paragraphs} per request")
+    if len(texts) > settings.max_paragraphs:
+        raise ApiError(413, "too_many_paragraphs", f"{len(texts)} paragraphs; at most {settings.max_paragraphs} per request")
     for i, text in enumerate(texts):
         if not text.strip():
             raise ApiError(422, "empty_text", f"paragraph {i} is empty")
-        if len(text) > limits.max_chars:
-            raise ApiError(413, "text_too_long", f"paragraph {i} has {len(text)} characters; at most {limits.max_chars}")
+        if len(text) > settings.max_chars:
+            raise ApiError(413, "text_too_long", f"paragraph {i} has {len(text)} characters; at most {settings.max_chars}")
 
 
-def create_app(tagger: Tagger, limits: Limits | None = None, batcher: MicroBatcher | None = None) -> FastAPI:
-    limits = limits or Limits()
+def create_app(tagger: Tagger, settings: Settings | None = None, batcher: MicroBatcher | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
     batcher = batcher or MicroBatcher(tagger.probabilities)
     metrics = Metrics()
 
@@ -122,8 +152,11 @@ def create_app(tagger: Tagger, limits: Limits | None = None, batcher: MicroBatch
         request.state.request_id = request_id
         started = time.perf_counter()
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limits.max_body_bytes:
-            response = _error(413, "body_too_large", f"{length} bytes; at most {limits.max_body_bytes}", request_id)
+        if settings.api_keys and request.url.path not in OPEN_PATHS and not settings.key_accepted(presented_key(request)):
+            response = _error(401, "unauthorized", "send a valid API key as 'Authorization: Bearer KEY' or "
+                              "'X-API-Key: KEY'", request_id, {"WWW-Authenticate": "Bearer"})
+        elif length and length.isdigit() and int(length) > settings.max_body_bytes:
+            response = _error(413, "body_too_large", f"{length} bytes; at most {settings.max_body_bytes}", request_id)
         else:
             response = await call_next(request)
             response.headers["X-Request-ID"] = request_id
@@ -134,6 +167,10 @@ def create_app(tagger: Tagger, limits: Limits | None = None, batcher: MicroBatch
         log.info(json.dumps({"request_id": request_id, "method": request.method, "path": request.url.path,
                              "status": response.status_code, "ms": round(elapsed * 1000, 1)}))
         return response
+
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"])
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
@@ -166,7 +203,7 @@ def create_app(tagger: Tagger, limits: Limits | None = None, batcher: MicroBatch
     @app.post("/v1/classify", response_model=ClassifyResponse, response_model_exclude_none=True)
     async def classify(body: ClassifyRequest):
         items = [p if isinstance(p, ParagraphIn) else ParagraphIn(text=p) for p in body.paragraphs]
-        _check_texts([item.text for item in items], limits)
+        _check_texts([item.text for item in items], settings)
         predictions = await classify_texts([item.text for item in items])
         rows = [Row(id=item.id if item.id is not None else str(i), text=item.text, labels=p.labels,
                     scores=p.scores, model=tagger.model_tag) for i, (item, p) in enumerate(zip(items, predictions))]
@@ -176,7 +213,7 @@ def create_app(tagger: Tagger, limits: Limits | None = None, batcher: MicroBatch
     async def classify_document(body: DocumentRequest):
         if not body.text.strip():
             raise ApiError(422, "empty_text", "the document is empty")
-        if len(body.text) > limits.max_chars * limits.max_paragraphs:
+        if len(body.text) > settings.max_chars * settings.max_paragraphs:
             raise ApiError(413, "text_too_long", f"document has {len(body.text)} characters")
         paragraphs = split_paragraphs(body.text)
         doc = body.id or "document"

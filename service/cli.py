@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from service.modelcard import DEFAULT_MODEL_DIR, ModelMissingError, load_card
+from service.modelcard import DEFAULT_MODEL_DIR, ModelError, load_card
 from service.predictor import BACKENDS
 from service.rows import InputError
 
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.func(args)
-    except ModelMissingError as exc:
+    except ModelError as exc:
         print(f"policy-tagger: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CliError as exc:

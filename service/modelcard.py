@@ -1,20 +1,30 @@
 """The trained model folder: a Hugging Face folder plus ``policy_tagger.json`` (the model card data)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from service.labelset import PROJECT_ROOT, Label
+from service.labelset import LABELS_FILE, PROJECT_ROOT, Label, label_ids, load_label_set
 
 DEFAULT_MODEL_DIR = PROJECT_ROOT / "models" / "policy-tagger"
 CARD_FILE = "policy_tagger.json"
+MANIFEST_FILE = "manifest.json"
 BUILD_COMMAND = "make model   (or: policy-tagger train)"
 
 
-class ModelMissingError(Exception):
+class ModelError(Exception):
+    """A model folder that cannot be used; the message says why and what to do."""
+
+
+class ModelMissingError(ModelError):
     """The model folder does not exist or lacks the files a trained model has."""
+
+
+class ModelIntegrityError(ModelError):
+    """The model's files do not match its manifest, or its labels differ from the project's."""
 
 
 class ModelCard(BaseModel):
@@ -52,3 +62,38 @@ def load_card(model_dir: Path) -> ModelCard:
         return ModelCard(**json.loads(card_path.read_text(encoding="utf-8")))
     except (ValueError, TypeError) as exc:
         raise ModelMissingError(f"{card_path} is damaged: {exc}") from exc
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(model_dir: Path) -> None:
+    """Record the sha256 of every file in the model folder."""
+    files = {p.name: _sha256(p) for p in sorted(Path(model_dir).iterdir()) if p.is_file() and p.name != MANIFEST_FILE}
+    (Path(model_dir) / MANIFEST_FILE).write_text(json.dumps({"sha256": files}, indent=2), encoding="utf-8")
+
+
+def verify_model(model_dir: Path, card: ModelCard, needed: list[str], labels_file: Path = LABELS_FILE) -> None:
+    """Refuse a model whose files were changed or lost, or whose label set is not the project's."""
+    manifest_path = Path(model_dir) / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise ModelIntegrityError(f"{model_dir} has no {MANIFEST_FILE}; rebuild it with: {BUILD_COMMAND}")
+    recorded = json.loads(manifest_path.read_text(encoding="utf-8"))["sha256"]
+    for name in needed:
+        if name not in recorded:
+            raise ModelIntegrityError(f"{model_dir}/{name} is not listed in {MANIFEST_FILE}")
+    for name, digest in recorded.items():
+        path = Path(model_dir) / name
+        if not path.is_file():
+            raise ModelIntegrityError(f"{path} is missing (listed in {MANIFEST_FILE})")
+        if _sha256(path) != digest:
+            raise ModelIntegrityError(f"{path} does not match its checksum in {MANIFEST_FILE}: "
+                                      "the model was changed or damaged; rebuild or restore it")
+    if labels_file.is_file() and label_ids(load_label_set(labels_file)) != card.label_ids:
+        raise ModelIntegrityError(f"{model_dir} predicts {card.label_ids}, but {labels_file} defines "
+                                  f"{label_ids(load_label_set(labels_file))}; retrain with: policy-tagger train")

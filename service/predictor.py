@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.modelcard import ModelCard, load_card
+from service.modelcard import ModelCard, load_card, verify_model
 
 WINDOW_STRIDE = 64  # tokens shared by consecutive windows of a long paragraph
 ONNX_FP32, ONNX_INT8 = "model.onnx", "model.int8.onnx"
@@ -61,7 +61,9 @@ def load_backend(model_dir: Path, card: ModelCard, backend: str, threads: int | 
     if backend == "torch" or not onnx_file or not (model_dir / onnx_file).is_file():
         if backend.startswith("onnx"):
             raise FileNotFoundError(f"{model_dir} has no ONNX export; run: policy-tagger export --model {model_dir}")
+        verify_model(model_dir, card, ["config.json", "model.safetensors", "tokenizer.json"])
         return TorchBackend(model_dir, threads)
+    verify_model(model_dir, card, ["config.json", "tokenizer.json", onnx_file])
     return OnnxBackend(model_dir / onnx_file, threads)
 
 
@@ -73,9 +75,9 @@ class Tagger:
 
         self.model_dir = Path(model_dir)
         self.card: ModelCard = load_card(self.model_dir)
+        self.backend = load_backend(self.model_dir, self.card, backend, threads)  # verifies the files first
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         self.batch_size = batch_size
-        self.backend = load_backend(self.model_dir, self.card, backend, threads)
         self.label_ids = self.card.label_ids
         self.thresholds = np.array([self.card.thresholds[label] for label in self.label_ids])
 

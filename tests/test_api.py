@@ -2,14 +2,14 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import Limits, create_app
+from service.api import Settings, create_app
 
 LABELS = ["industry", "relocation", "education", "health", "social_security", "supervision"]
 
 
 @pytest.fixture(scope="module")
 def client(tagger):
-    with TestClient(create_app(tagger, Limits(max_paragraphs=5, max_chars=300, max_body_bytes=20_000))) as c:
+    with TestClient(create_app(tagger, Settings(max_paragraphs=5, max_chars=300, max_body_bytes=20_000))) as c:
         yield c
 
 
@@ -94,3 +94,36 @@ def test_bad_document_bodies(client, body, status):
 def test_document_with_only_headings_has_no_rows(client):
     data = client.post("/v1/classify-document", json={"text": "一、产业扶贫\n二、易地搬迁\n"}).json()
     assert data["results"] == [] and data["summary"]["paragraphs"] == 0
+
+
+def test_api_keys_when_configured(tagger, tmp_path):
+    key_file = tmp_path / "keys"
+    key_file.write_text("# one key per line\nfile-key\n", encoding="utf-8")
+    settings = Settings.from_env({"POLICY_TAGGER_API_KEYS": "env-key, other", "POLICY_TAGGER_API_KEYS_FILE": str(key_file)})
+    assert settings.api_keys == ["env-key", "other", "file-key"]
+    body = {"paragraphs": ["落实低保。"]}
+    with TestClient(create_app(tagger, settings)) as c:
+        response = c.post("/v1/classify", json=body)
+        assert response.status_code == 401 and response.json()["error"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert c.post("/v1/classify", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.get("/metrics").status_code == 401
+        assert c.post("/v1/classify", json=body, headers={"Authorization": "Bearer env-key"}).status_code == 200
+        assert c.post("/v1/classify", json=body, headers={"X-API-Key": "file-key"}).status_code == 200
+        assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+
+
+def test_no_key_needed_by_default_and_cors_off_unless_configured(tagger):
+    preflight = {"Origin": "https://example.org", "Access-Control-Request-Method": "POST"}
+    with TestClient(create_app(tagger, Settings())) as c:
+        assert c.post("/v1/classify", json={"paragraphs": ["落实低保。"]}).status_code == 200
+        response = c.options("/v1/classify", headers=preflight)
+        assert "access-control-allow-origin" not in response.headers
+    with TestClient(create_app(tagger, Settings(cors_origins=["https://example.org"]))) as c:
+        response = c.options("/v1/classify", headers=preflight)
+        assert response.headers["access-control-allow-origin"] == "https://example.org"
+
+
+def test_limits_from_environment():
+    settings = Settings.from_env({"POLICY_TAGGER_MAX_PARAGRAPHS": "10", "POLICY_TAGGER_MAX_CHARS": "500"})
+    assert (settings.max_paragraphs, settings.max_chars, settings.max_body_bytes) == (10, 500, 2_000_000)

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from service.modelcard import load_card
+from service.modelcard import load_card, write_manifest
 from service.predictor import ONNX_FP32, ONNX_INT8, Tagger
 from training.corpus import label_matrix, read_labelled
 from training.metrics import scores
@@ -36,6 +36,7 @@ def export_onnx(model_dir: Path) -> None:
                       output_names=["logits"], dynamic_axes=axes, opset_version=17, dynamo=False)
     quantize_dynamic(str(model_dir / ONNX_FP32), str(model_dir / ONNX_INT8), weight_type=QuantType.QInt8,
                      op_types_to_quantize=["MatMul", "Gather"])
+    write_manifest(model_dir)
 
 
 def parity(model_dir: Path, data_file: Path, backend: str) -> dict:
@@ -62,4 +63,5 @@ def export_and_choose(model_dir: Path, dev_file: Path) -> dict:
     card = load_card(model_dir)
     card.inference = {"onnx": ONNX_INT8 if check["passes"] else ONNX_FP32, "int8_parity_on_dev": check}
     card.save(model_dir)
+    write_manifest(model_dir)
     return card.inference

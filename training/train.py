@@ -14,7 +14,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_
 
 from service import __version__
 from service.labelset import PROJECT_ROOT, load_label_set
-from service.modelcard import DEFAULT_MODEL_DIR, ModelCard
+from service.modelcard import DEFAULT_MODEL_DIR, ModelCard, write_manifest
 from training.base_model import build_base_model
 from training.corpus import DATA_DIR, file_sha256, label_matrix, read_labelled
 from training.metrics import scores, tune_thresholds
@@ -164,6 +164,7 @@ def train(config: TrainConfig, out_dir: Path = DEFAULT_MODEL_DIR) -> ModelCard:
         evaluation={"dev": dev_figures},
     )
     card.save(out_dir)
+    write_manifest(out_dir)
     return card
 
 

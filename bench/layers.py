@@ -31,7 +31,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         for layers in args.layers:
             out = Path(work) / f"L{layers}"
-            subprocess.run([str(Path(sys.executable).parent / "policy-tagger"), "train", "--layers", str(layers),
+            subprocess.run([sys.executable, "-m", "service.cli", "train", "--layers", str(layers),
                             "--epochs", str(args.epochs), "--out", str(out)], check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             card = json.loads((out / "policy_tagger.json").read_text())

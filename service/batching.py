@@ -29,16 +29,19 @@ class MicroBatcher:
         self.queued = 0  # paragraphs waiting, not jobs: one request may carry many
         self._queue: asyncio.Queue[_Job] | None = None
         self._worker: asyncio.Task | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self._executor: ThreadPoolExecutor | None = None
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self._worker = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        """Called after the server has finished its in-flight requests."""
         if self._worker:
             self._worker.cancel()
-        self._executor.shutdown(wait=True)
+        if self._executor:
+            self._executor.shutdown(wait=True)
 
     async def submit(self, texts: list[str]) -> np.ndarray:
         if self.queued + len(texts) > self.max_queued:
@@ -49,17 +52,19 @@ class MicroBatcher:
         return await job.future
 
     async def _gather(self) -> list[_Job]:
+        """The first waiting job plus whatever arrives within max_wait, up to max_batch paragraphs."""
+        loop = asyncio.get_running_loop()
         jobs = [await self._queue.get()]
         size = len(jobs[0].texts)
-        deadline = asyncio.get_running_loop().time() + self.max_wait
+        deadline = loop.time() + self.max_wait
         while size < self.max_batch:
-            timeout = deadline - asyncio.get_running_loop().time()
-            if timeout <= 0:
-                break
             try:
-                job = await asyncio.wait_for(self._queue.get(), timeout)
-            except asyncio.TimeoutError:
-                break
+                job = self._queue.get_nowait()  # no wait_for(get()): on 3.11 a timeout there can lose a job
+            except asyncio.QueueEmpty:
+                if loop.time() >= deadline:
+                    break
+                await asyncio.sleep(0.0005)
+                continue
             jobs.append(job)
             size += len(job.texts)
         return jobs

@@ -127,14 +127,17 @@ def cmd_export(args) -> None:
 
 
 def cmd_serve(args) -> None:
+    import logging
+
     import uvicorn
 
     from service.api import create_app
     from service.predictor import Tagger
 
-    load_card(args.model)
-    uvicorn.run(create_app(Tagger(args.model, backend=args.backend)), host=args.host, port=args.port,
-                log_level="info")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # one JSON line per request, with its id
+    app = create_app(Tagger(args.model, backend=args.backend))
+    # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to 30 s), then exits.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False, timeout_graceful_shutdown=30)
 
 
 def cmd_info(args) -> None:

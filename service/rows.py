@@ -83,7 +83,7 @@ def _document_rows(source: str, text: str) -> Iterator[tuple[str, dict]]:
 
 
 def _jsonl_rows(source: str, text: str) -> Iterator[tuple[str, dict]]:
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):  # not splitlines(): \r or \u2028 may sit inside a row
         where = f"{source}:{number}"
         if not line.strip():
             continue

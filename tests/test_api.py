@@ -127,3 +127,31 @@ def test_no_key_needed_by_default_and_cors_off_unless_configured(tagger):
 def test_limits_from_environment():
     settings = Settings.from_env({"POLICY_TAGGER_MAX_PARAGRAPHS": "10", "POLICY_TAGGER_MAX_CHARS": "500"})
     assert (settings.max_paragraphs, settings.max_chars, settings.max_body_bytes) == (10, 500, 2_000_000)
+
+
+def test_full_queue_answers_503_with_retry_after(tagger):
+    import asyncio
+    import time
+
+    import httpx
+
+    from service.batching import MicroBatcher
+
+    def slow_score(texts):
+        time.sleep(0.3)
+        return tagger.probabilities(texts)
+
+    app = create_app(tagger, Settings(), MicroBatcher(slow_score, max_batch=1, max_queued=2))
+
+    async def burst():
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                return await asyncio.gather(*(client.post("/v1/classify", json={"paragraphs": ["落实低保。"]})
+                                              for _ in range(6)))
+
+    responses = asyncio.run(burst())
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) >= 2 and set(statuses) == {200, 503}
+    busy = next(r for r in responses if r.status_code == 503)
+    assert busy.headers["Retry-After"] == "1" and busy.json()["error"] == "overloaded"

@@ -19,7 +19,7 @@ class CorpusError(ValueError):
 def read_labelled(path: Path, known_labels: list[str]) -> list[dict]:
     rows = []
     try:
-        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").split("\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise CorpusError(f"cannot read {path}: {exc}") from exc
     for number, line in enumerate(lines, 1):

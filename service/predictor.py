@@ -1,6 +1,7 @@
 """Scoring paragraphs with a trained model: length-bucketed batches, long texts in overlapping windows."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,20 +64,34 @@ def load_backend(model_dir: Path, card: ModelCard, backend: str, threads: int | 
             raise FileNotFoundError(f"{model_dir} has no ONNX export; run: policy-tagger export --model {model_dir}")
         verify_model(model_dir, card, ["config.json", "model.safetensors", "tokenizer.json"])
         return TorchBackend(model_dir, threads)
-    verify_model(model_dir, card, ["config.json", "tokenizer.json", onnx_file])
+    verify_model(model_dir, card, ["config.json", "tokenizer.json", "tokenizer_config.json", onnx_file])
     return OnnxBackend(model_dir / onnx_file, threads)
+
+
+def load_tokenizer(model_dir: Path, max_length: int):
+    """The fast tokenizer straight from tokenizer.json (no transformers import: quicker start-up),
+    cutting long texts into windows of max_length tokens that overlap by WINDOW_STRIDE."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length, stride=WINDOW_STRIDE)
+    config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    pad = config.get("pad_token") or "<pad>"
+    pad_id = tokenizer.token_to_id(pad["content"] if isinstance(pad, dict) else pad)
+    if pad_id is None:
+        raise ValueError(f"{model_dir}: the tokenizer has no padding token {pad!r}")
+    return tokenizer, pad_id
 
 
 class Tagger:
     """A loaded model: ``tag(texts)`` gives each text's labels and per-label scores."""
 
     def __init__(self, model_dir: Path, backend: str = "auto", batch_size: int = 16, threads: int | None = None):
-        from transformers import AutoTokenizer
-
         self.model_dir = Path(model_dir)
         self.card: ModelCard = load_card(self.model_dir)
         self.backend = load_backend(self.model_dir, self.card, backend, threads)  # verifies the files first
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self.tokenizer, self.pad_id = load_tokenizer(self.model_dir, self.card.max_length)
         self.batch_size = batch_size
         self.label_ids = self.card.label_ids
         self.thresholds = np.array([self.card.thresholds[label] for label in self.label_ids])
@@ -87,13 +102,16 @@ class Tagger:
 
     def _windows(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
         """Token ids of every window and the index of the text each window belongs to."""
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.card.max_length, stride=WINDOW_STRIDE,
-                                 return_overflowing_tokens=True, padding=False)
-        return encoded["input_ids"], np.asarray(encoded["overflow_to_sample_mapping"])
+        windows, owners = [], []
+        for i, encoding in enumerate(self.tokenizer.encode_batch(texts)):
+            for window in [encoding, *encoding.overflowing]:
+                windows.append(window.ids)
+                owners.append(i)
+        return windows, np.asarray(owners)
 
     def _batch_arrays(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         width = max(len(r) for r in rows)
-        ids = np.full((len(rows), width), self.tokenizer.pad_token_id, dtype=np.int64)
+        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for i, r in enumerate(rows):
             ids[i, :len(r)] = r

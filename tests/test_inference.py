@@ -46,6 +46,7 @@ def test_long_paragraph_is_scored_over_all_its_windows(tiny_model):
     windows, owners = tagger._windows([text])
     assert len(windows) >= 3 and set(owners.tolist()) == {0}
     assert tagger.tokenizer.decode(windows[-1], skip_special_tokens=True).replace(" ", "").endswith("4500万元。")
+    assert all(len(w) <= tagger.card.max_length and w[0] == 0 and w[-1] == 2 for w in windows)
     per_window = np.vstack([1 / (1 + np.exp(-tagger.backend.logits(*tagger._batch_arrays([w])))) for w in windows])
     np.testing.assert_allclose(tagger.probabilities([text])[0], per_window.max(axis=0), atol=1e-5)
 

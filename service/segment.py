@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SENTENCE_END = tuple("。！？；：…!?;:")
+SENTENCE_END = tuple("。！？；：…!?;:.")
 CLOSERS = tuple("”’」』）)\"'")
 HEADING_MAX_CHARS = 40
 CAPTION_MAX_CHARS = 120

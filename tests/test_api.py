@@ -1,4 +1,5 @@
 """The REST API: every endpoint, model tag in responses, and 4xx (never 500) on bad input."""
+import json
 import pytest
 from fastapi.testclient import TestClient
 
@@ -155,3 +156,11 @@ def test_full_queue_answers_503_with_retry_after(tagger):
     assert statuses.count(200) >= 2 and set(statuses) == {200, 503}
     busy = next(r for r in responses if r.status_code == 503)
     assert busy.headers["Retry-After"] == "1" and busy.json()["error"] == "overloaded"
+
+
+def test_request_id_is_echoed_and_logged(client, caplog):
+    with caplog.at_level("INFO", logger="policy_tagger.api"):
+        response = client.post("/v1/classify", json={"paragraphs": []}, headers={"X-Request-ID": "trace-42"})
+    assert response.headers["X-Request-ID"] == "trace-42" and response.json()["request_id"] == "trace-42"
+    logged = [json.loads(r.getMessage()) for r in caplog.records if "trace-42" in r.getMessage()]
+    assert logged and logged[0]["status"] == 422 and logged[0]["path"] == "/v1/classify"

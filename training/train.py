@@ -27,7 +27,7 @@ OFFLINE_BASE_DIR = PROJECT_ROOT / "models" / "base" / "e5-small-zh"
 class TrainConfig:
     base: str = OFFLINE_BASE
     layers: int | None = 6
-    epochs: int = 6
+    epochs: int = 8
     batch_size: int = 16
     learning_rate: float = 1e-4
     warmup_ratio: float = 0.1

@@ -94,9 +94,10 @@ async def load(url: str, texts: list[str], clients: int, requests: int) -> dict:
             "p99_ms": round(float(np.percentile(ms, 99)), 1), "per_s": round(requests / elapsed, 1)}
 
 
-def api_figures(model: Path, texts: list[str], requests: int) -> dict:
+def api_figures(model: Path, texts: list[str], requests: int, serve_args: tuple[str, ...] = ()) -> dict:
     port = free_port()
-    server = subprocess.Popen([str(BIN / "policy-tagger"), "serve", "--model", str(model), "--port", str(port)],
+    server = subprocess.Popen([str(BIN / "policy-tagger"), "serve", "--model", str(model), "--port", str(port),
+                               *serve_args],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

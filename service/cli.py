@@ -101,7 +101,7 @@ def cmd_train(args) -> None:
     if not args.no_onnx:
         from training.export import export_and_choose
 
-        chosen = export_and_choose(args.out, args.dev_file)
+        chosen = export_and_choose(args.out, args.dev_file, args.train_file)
         check = chosen["int8_parity_on_dev"]
         print(f"exported ONNX; serving {chosen['onnx']} (int8 vs PyTorch on dev: macro-F1 drop "
               f"{check['macro_f1_drop']:+.4f}, same label sets {check['same_label_sets']:.2%})")
@@ -112,16 +112,16 @@ def cmd_train(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from training.export import export_and_choose, parity
+    from training.export import MAX_MACRO_F1_DROP, MIN_SAME_LABEL_SETS, export_and_choose, parity
 
     if not args.check_only:
-        print(json.dumps(export_and_choose(args.model, args.parity_data), indent=2))
+        print(json.dumps(export_and_choose(args.model, args.parity_data, args.train_data), indent=2))
         return
     served = load_card(args.model).inference.get("onnx", "(none)")
     check = parity(args.model, args.parity_data, "auto")
     print(f"served {served} vs PyTorch on {args.parity_data} ({check['paragraphs']} paragraphs): macro-F1 "
-          f"{check['macro_f1']:.4f} vs {check['torch_macro_f1']:.4f} (drop {check['macro_f1_drop']:+.4f}), "
-          f"same label sets {check['same_label_sets']:.2%}")
+          f"{check['macro_f1']:.4f} vs {check['torch_macro_f1']:.4f} (drop {check['macro_f1_drop']:+.4f}, at most "
+          f"{MAX_MACRO_F1_DROP}), same label sets {check['same_label_sets']:.2%} (at least {MIN_SAME_LABEL_SETS:.0%})")
     if not check["passes"]:
         raise CliError("the served model does not hold parity with PyTorch", 1)
 
@@ -135,7 +135,7 @@ def cmd_serve(args) -> None:
     from service.predictor import Tagger
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # one JSON line per request, with its id
-    app = create_app(Tagger(args.model, backend=args.backend))
+    app = create_app(Tagger(args.model, backend=args.backend, threads=args.threads))
     # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to 30 s), then exits.
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False, timeout_graceful_shutdown=30)
 
@@ -208,6 +208,8 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--model", **model_arg)
     ex.add_argument("--parity-data", type=Path, default=DATA_DIR / "dev.jsonl",
                     help="labelled paragraphs for the parity check against PyTorch")
+    ex.add_argument("--train-data", type=Path, default=DATA_DIR / "train.jsonl",
+                    help="texts added to the label-set agreement measurement")
     ex.add_argument("--check-only", action="store_true",
                     help="only check the served ONNX file against PyTorch (exit 1 if it does not hold parity)")
     ex.set_defaults(func=cmd_export)
@@ -217,6 +219,7 @@ def parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--backend", choices=BACKENDS, default="auto")
+    sv.add_argument("--threads", type=int, help="inference threads (default: one per core)")
     sv.set_defaults(func=cmd_serve)
 
     info = sub.add_parser("info", help="describe a model")

@@ -10,6 +10,9 @@ import numpy as np
 from service.modelcard import ModelCard, load_card, verify_model
 
 WINDOW_STRIDE = 64  # tokens shared by consecutive windows of a long paragraph
+# Measured on 2 cores (int8 ONNX, 6 layers): 512 padded tokens per call gave 114 paragraphs/s on sorted
+# input and 78/s on API-like groups of 8 mixed lengths, against 104/s and 36/s for plain batches of 16.
+MAX_BATCH_TOKENS = 512
 ONNX_FP32, ONNX_INT8 = "model.onnx", "model.int8.onnx"
 BACKENDS = ("auto", "torch", "onnx", "onnx-fp32", "onnx-int8")
 
@@ -118,18 +121,29 @@ class Tagger:
             mask[i, :len(r)] = 1
         return ids, mask
 
+    def _batches(self, windows: list[list[int]]) -> list[np.ndarray]:
+        """Window indices in length order, cut into batches of at most batch_size windows and
+        MAX_BATCH_TOKENS padded tokens: similar lengths share a batch, so little is spent on padding."""
+        order = np.argsort([len(w) for w in windows], kind="stable")
+        batches, start = [], 0
+        while start < len(order):
+            end = start + 1
+            while (end < len(order) and end - start < self.batch_size
+                   and (end - start + 1) * len(windows[order[end]]) <= MAX_BATCH_TOKENS):
+                end += 1
+            batches.append(order[start:end])
+            start = end
+        return batches
+
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """Per-label probabilities, shape (len(texts), n_labels); a long text takes the max over its windows."""
         probs = np.zeros((len(texts), len(self.label_ids)), dtype=np.float32)
         if not texts:
             return probs
         windows, owners = self._windows(texts)
-        order = np.argsort([len(w) for w in windows], kind="stable")  # similar lengths share a batch
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
-            logits = self.backend.logits(*self._batch_arrays([windows[i] for i in chunk]))
-            window_probs = 1.0 / (1.0 + np.exp(-logits))
-            np.maximum.at(probs, owners[chunk], window_probs)
+        for batch in self._batches(windows):
+            logits = self.backend.logits(*self._batch_arrays([windows[i] for i in batch]))
+            np.maximum.at(probs, owners[batch], 1.0 / (1.0 + np.exp(-logits)))
         return probs
 
     def predictions(self, probs: np.ndarray) -> list[Prediction]:

@@ -68,8 +68,12 @@ def test_2000_requests_from_16_clients(server):
     proc, base = server
     asyncio.run(send(base, 200, 16))  # warm-up: allocations that stay
     before = rss_mb(proc.pid)
+    started = time.perf_counter()
     statuses = asyncio.run(send(base, 2000, 16))
+    elapsed = time.perf_counter() - started
     after = rss_mb(proc.pid)
+    print(f"\n2000 requests, 16 clients: {statuses} in {elapsed:.1f} s ({2000 / elapsed:.0f} req/s); "
+          f"server RSS {before:.0f} MB before, {after:.0f} MB after")
     assert set(statuses) <= {200, 503} and sum(statuses.values()) == 2000, statuses
     assert statuses.get(200, 0) >= 1900
     assert after <= 1.2 * before, (before, after)

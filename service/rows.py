@@ -151,11 +151,10 @@ def csv_columns(rows: list[dict], label_ids: list[str]) -> list[str]:
     return list(columns) + [f"score_{label}" for label in label_ids]
 
 
-def write_csv(rows: list[dict], label_ids: list[str], out, header: bool = True) -> None:
+def write_csv(rows: list[dict], label_ids: list[str], out) -> None:
     writer = csv.writer(out)
     columns = csv_columns(rows, label_ids)
-    if header:
-        writer.writerow(columns)
+    writer.writerow(columns)
     for row in rows:
         flat = {**row, "labels": ";".join(row["labels"]),
                 **{f"score_{label}": row["scores"][label] for label in label_ids}}

@@ -94,6 +94,7 @@ def verify_model(model_dir: Path, card: ModelCard, needed: list[str], labels_fil
         if _sha256(path) != digest:
             raise ModelIntegrityError(f"{path} does not match its checksum in {MANIFEST_FILE}: "
                                       "the model was changed or damaged; rebuild or restore it")
-    if labels_file.is_file() and label_ids(load_label_set(labels_file)) != card.label_ids:
+    project_labels = label_ids(load_label_set(labels_file)) if labels_file.is_file() else card.label_ids
+    if project_labels != card.label_ids:
         raise ModelIntegrityError(f"{model_dir} predicts {card.label_ids}, but {labels_file} defines "
-                                  f"{label_ids(load_label_set(labels_file))}; retrain with: policy-tagger train")
+                                  f"{project_labels}; retrain with: policy-tagger train")

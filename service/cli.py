@@ -102,8 +102,8 @@ def cmd_train(args) -> None:
         from training.export import export_and_choose
 
         chosen = export_and_choose(args.out, args.dev_file, args.train_file)
-        check = chosen["int8_parity_on_dev"]
-        print(f"exported ONNX; serving {chosen['onnx']} (int8 vs PyTorch on dev: macro-F1 drop "
+        check = chosen["int8_parity"]
+        print(f"exported ONNX; serving {chosen['onnx']} (int8 vs PyTorch on dev+train: macro-F1 drop "
               f"{check['macro_f1_drop']:+.4f}, same label sets {check['same_label_sets']:.2%})")
     dev = card.evaluation["dev"]
     print(f"trained {card.tag} in {card.training['seconds']:.0f} s ({card.training['layers']} layers, "
@@ -118,7 +118,7 @@ def cmd_export(args) -> None:
         print(json.dumps(export_and_choose(args.model, args.parity_data, args.train_data), indent=2))
         return
     served = load_card(args.model).inference.get("onnx", "(none)")
-    check = parity(args.model, args.parity_data, "auto")
+    check = parity(args.model, [args.parity_data], "auto")
     print(f"served {served} vs PyTorch on {args.parity_data} ({check['paragraphs']} paragraphs): macro-F1 "
           f"{check['macro_f1']:.4f} vs {check['torch_macro_f1']:.4f} (drop {check['macro_f1_drop']:+.4f}, at most "
           f"{MAX_MACRO_F1_DROP}), same label sets {check['same_label_sets']:.2%} (at least {MIN_SAME_LABEL_SETS:.0%})")
@@ -209,7 +209,7 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--parity-data", type=Path, default=DATA_DIR / "dev.jsonl",
                     help="labelled paragraphs for the parity check against PyTorch")
     ex.add_argument("--train-data", type=Path, default=DATA_DIR / "train.jsonl",
-                    help="texts added to the label-set agreement measurement")
+                    help="labelled paragraphs added to the parity check when choosing the file to serve")
     ex.add_argument("--check-only", action="store_true",
                     help="only check the served ONNX file against PyTorch (exit 1 if it does not hold parity)")
     ex.set_defaults(func=cmd_export)

@@ -2,7 +2,6 @@
 import json
 
 import numpy as np
-import pytest
 
 from service.cli import EXIT_INPUT, main
 from service.labelset import load_label_set

@@ -67,7 +67,8 @@ def read_e5_file(path: Path) -> E5File:
         raise ValueError(f"{path} is not an E5S1 weights file")
     r.take("I")  # format version
     hidden, layers, heads, ffn, vocab_rows, max_pos, type_vocab = r.take("7i")
-    eps, _block = r.take("f"), r.take("i")
+    eps = r.take("f")
+    r.take("i")  # quantisation block size: always 32 (see Q4_BLOCK_BYTES)
     config = dict(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                   intermediate_size=ffn, vocab_size=vocab_rows, max_position_embeddings=max_pos,
                   type_vocab_size=type_vocab, layer_norm_eps=eps)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification
 
@@ -26,14 +25,14 @@ class _LogitsOnly(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
-def ffn_output_matmuls(onnx_path: Path) -> list[str]:
-    """The feed-forward output projections. Kept in fp32: quantising them changed the most label sets
-    (measured on the non-test paragraphs: 99.6% agreement with PyTorch without them, 99.2% with them)."""
+def first_ffn_output(onnx_path: str) -> list[str]:
+    """The first layer's feed-forward output projection, which stays fp32. Measured on the dev and training
+    paragraphs (mean |logit - PyTorch logit|): all int8 0.031; this one in fp32 0.021; every layer's in fp32
+    0.019, but at 156 instead of 233 paragraphs/s. Keeping any other single layer's in fp32 changed nothing."""
     import onnx
 
-    graph = onnx.load(str(onnx_path), load_external_data=False).graph
-    return [n.name for n in graph.node if n.op_type == "MatMul" and "/output/dense/" in n.name
-            and "/attention/" not in n.name]
+    graph = onnx.load(onnx_path, load_external_data=False).graph
+    return [n.name for n in graph.node if n.op_type == "MatMul" and "/layer.0/output/dense/" in n.name]
 
 
 def export_onnx(model_dir: Path) -> None:
@@ -41,6 +40,7 @@ def export_onnx(model_dir: Path) -> None:
     and model.int8.onnx (dynamic int8 weights) into the model folder."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
     # Eager attention exports the plain softmax pattern that the optimizer fuses into one Attention op.
@@ -50,44 +50,44 @@ def export_onnx(model_dir: Path) -> None:
     path = str(model_dir / ONNX_FP32)
     torch.onnx.export(_LogitsOnly(model), example, path, input_names=list(axes)[:2], output_names=["logits"],
                       dynamic_axes=axes, opset_version=17, dynamo=False)
+    fusions = FusionOptions("bert")
+    fusions.enable_skip_layer_norm = fusions.enable_bias_skip_layer_norm = False  # slow on CPU: see OnnxBackend
     optimize_model(path, model_type="bert", num_heads=model.config.num_attention_heads,
-                   hidden_size=model.config.hidden_size, opt_level=1).save_model_to_file(path)
+                   hidden_size=model.config.hidden_size, opt_level=1,
+                   optimization_options=fusions).save_model_to_file(path)
     quantize_dynamic(path, str(model_dir / ONNX_INT8), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=QUANTIZED_OPS, nodes_to_exclude=ffn_output_matmuls(model_dir / ONNX_FP32),
+                     op_types_to_quantize=QUANTIZED_OPS, nodes_to_exclude=first_ffn_output(path),
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     write_manifest(model_dir)
 
 
-def parity(model_dir: Path, data_file: Path, backend: str, more_texts: list[str] = ()) -> dict:
-    """Compare a backend with PyTorch: macro-F1 of each on labelled paragraphs, and how often their label sets
-    agree on those paragraphs plus ``more_texts`` (agreement needs no gold labels, so more text measures it
-    more exactly than one small split)."""
+def parity(model_dir: Path, data_files: list[Path], backend: str) -> dict:
+    """Compare a backend with PyTorch on labelled paragraphs: macro-F1 of each, and how often their label sets
+    agree. Pass several files to measure on more paragraphs: a few hundred is a noisy measure, as one
+    changed paragraph moves agreement by 0.4 points there."""
     reference, candidate = Tagger(model_dir, backend="torch"), Tagger(model_dir, backend=backend)
-    rows = read_labelled(data_file, reference.label_ids)
-    texts = [r["text"] for r in rows] + list(more_texts)
+    rows = [row for data_file in data_files for row in read_labelled(data_file, reference.label_ids)]
+    texts = [r["text"] for r in rows]
     gold = label_matrix(rows, reference.label_ids)
     ref_pred = reference.probabilities(texts) >= reference.thresholds
     cand_pred = candidate.probabilities(texts) >= candidate.thresholds
-    ref_f1 = scores(gold, ref_pred[:len(rows)], reference.label_ids)["macro_f1"]
-    cand_f1 = scores(gold, cand_pred[:len(rows)], reference.label_ids)["macro_f1"]
+    ref_f1 = scores(gold, ref_pred, reference.label_ids)["macro_f1"]
+    cand_f1 = scores(gold, cand_pred, reference.label_ids)["macro_f1"]
     same = float((ref_pred == cand_pred).all(axis=1).mean())
-    return {"backend": backend, "data": str(data_file), "paragraphs": len(rows), "agreement_paragraphs": len(texts),
+    return {"backend": backend, "data": [str(f) for f in data_files], "paragraphs": len(rows),
             "torch_macro_f1": ref_f1, "macro_f1": cand_f1, "macro_f1_drop": round(ref_f1 - cand_f1, 4),
             "same_label_sets": round(same, 4),
             "passes": ref_f1 - cand_f1 <= MAX_MACRO_F1_DROP and same >= MIN_SAME_LABEL_SETS}
 
 
 def export_and_choose(model_dir: Path, dev_file: Path, train_file: Path | None = None) -> dict:
-    """Export both ONNX files; serve int8 if it holds parity with PyTorch (macro-F1 on dev, label-set
-    agreement on dev and training texts), else fp32. The test split is not used here."""
+    """Export both ONNX files; serve int8 if it holds parity with PyTorch on the dev and training
+    paragraphs, else fp32. The test split is not used here."""
     model_dir = Path(model_dir)
     export_onnx(model_dir)
-    more = []
-    if train_file and Path(train_file).is_file():
-        more = [r["text"] for r in read_labelled(train_file, load_card(model_dir).label_ids)]
-    check = parity(model_dir, dev_file, "onnx-int8", more)
+    check = parity(model_dir, [f for f in (dev_file, train_file) if f and Path(f).is_file()], "onnx-int8")
     card = load_card(model_dir)
-    card.inference = {"onnx": ONNX_INT8 if check["passes"] else ONNX_FP32, "int8_parity_on_dev": check}
+    card.inference = {"onnx": ONNX_INT8 if check["passes"] else ONNX_FP32, "int8_parity": check}
     card.save(model_dir)
     write_manifest(model_dir)
     return card.inference

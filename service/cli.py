@@ -43,7 +43,7 @@ def cmd_label(args) -> None:
     report = read_rows(args.inputs, skip_bad=args.skip_bad)
     for bad in report.skipped:
         print(f"policy-tagger: skipped {bad.reason}", file=sys.stderr)
-    tagger = Tagger(args.model, backend=args.backend, batch_size=args.batch_size)
+    tagger = Tagger(args.model, backend=args.backend, batch_size=args.batch_size, threads=args.threads)
     checkpoint = Checkpoint(args.out) if args.out else None
     results = checkpoint.start(report.rows, args.resume) if checkpoint else []
     if results:
@@ -176,7 +176,8 @@ def parser() -> argparse.ArgumentParser:
     label.add_argument("--skip-bad", action="store_true", help="report malformed rows and go on instead of stopping")
     label.add_argument("--resume", action="store_true",
                        help="continue a run of the same command that was interrupted (needs --out)")
-    label.add_argument("--batch-size", type=int, default=16)
+    label.add_argument("--batch-size", type=int, default=16, help="most windows per model call")
+    label.add_argument("--threads", type=int, help="inference threads (default: one per core)")
     label.add_argument("--backend", choices=BACKENDS, default="auto", help="inference engine (default: the model's ONNX export)")
     label.add_argument("--table", action="store_true", help="also print a table per document on stderr")
     label.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -57,3 +57,11 @@ def test_batches_barely_change_scores(tiny_model, backend, tolerance):
     tagger = Tagger(tiny_model, backend=backend)
     one_by_one = np.vstack([tagger.probabilities([t]) for t in TEXTS])
     np.testing.assert_allclose(tagger.probabilities(TEXTS), one_by_one, atol=tolerance)
+
+
+def test_parallel_runs_give_the_same_scores_in_order(tiny_model):
+    """Batches run two at a time must come back to the paragraphs they belong to."""
+    texts = [t for _ in range(12) for t in TEXTS] + ["全县干部群众认真学习贯彻会议精神。" * 40]
+    one_thread = Tagger(tiny_model, threads=1).probabilities(texts)
+    two_threads = Tagger(tiny_model, threads=2).probabilities(texts)
+    np.testing.assert_array_equal(two_threads, one_thread)

@@ -126,8 +126,10 @@ def test_no_key_needed_by_default_and_cors_off_unless_configured(tagger):
 
 
 def test_limits_from_environment():
-    settings = Settings.from_env({"POLICY_TAGGER_MAX_PARAGRAPHS": "10", "POLICY_TAGGER_MAX_CHARS": "500"})
+    settings = Settings.from_env({"POLICY_TAGGER_MAX_PARAGRAPHS": "10", "POLICY_TAGGER_MAX_CHARS": "500",
+                                  "POLICY_TAGGER_MAX_WAIT_MS": "2.5"})
     assert (settings.max_paragraphs, settings.max_chars, settings.max_body_bytes) == (10, 500, 2_000_000)
+    assert settings.max_wait_ms == 2.5
 
 
 def test_full_queue_answers_503_with_retry_after(tagger):

@@ -27,7 +27,7 @@ def tiny_model(tmp_path_factory) -> Path:
                          train_file=str(_head(DATA_DIR / "train.jsonl", work / "train.jsonl", TRAIN_ROWS)),
                          dev_file=str(_head(DATA_DIR / "dev.jsonl", work / "dev.jsonl", DEV_ROWS)))
     train(config, work / "model")
-    export_and_choose(work / "model", Path(config.dev_file))
+    export_and_choose(work / "model", [Path(config.dev_file)])
     return work / "model"
 
 

@@ -80,12 +80,12 @@ def parity(model_dir: Path, data_files: list[Path], backend: str) -> dict:
             "passes": ref_f1 - cand_f1 <= MAX_MACRO_F1_DROP and same >= MIN_SAME_LABEL_SETS}
 
 
-def export_and_choose(model_dir: Path, dev_file: Path, train_file: Path | None = None) -> dict:
-    """Export both ONNX files; serve int8 if it holds parity with PyTorch on the dev and training
-    paragraphs, else fp32. The test split is not used here."""
+def export_and_choose(model_dir: Path, parity_files: list[Path]) -> dict:
+    """Export both ONNX files; serve int8 if it holds parity with PyTorch on the given labelled paragraphs
+    (`train` passes the dev and training splits, never test), else fp32."""
     model_dir = Path(model_dir)
     export_onnx(model_dir)
-    check = parity(model_dir, [f for f in (dev_file, train_file) if f and Path(f).is_file()], "onnx-int8")
+    check = parity(model_dir, parity_files, "onnx-int8")
     card = load_card(model_dir)
     card.inference = {"onnx": ONNX_INT8 if check["passes"] else ONNX_FP32, "int8_parity": check}
     card.save(model_dir)

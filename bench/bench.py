@@ -120,7 +120,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "policy-tagger")
     parser.add_argument("--paragraphs", type=int, default=1200)
-    parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
+    parser.add_argument("--requests", type=int, help="requests per concurrency level (default: one per paragraph, "
+                        "so the API sees the same paragraphs as batch labeling)")
     args = parser.parse_args()
     texts = corpus_texts(args.paragraphs)
     with tempfile.TemporaryDirectory() as work:
@@ -128,7 +129,7 @@ def main() -> None:
     print(f"batch labeling, {batch['paragraphs']} paragraphs, whole process incl. start-up ({os.cpu_count()} cores):")
     print(f"  plain transformers pipeline  {batch['plain_pipeline_per_s']:7.1f} paragraphs/s")
     print(f"  policy-tagger label          {batch['policy_tagger_per_s']:7.1f} paragraphs/s   ({batch['speedup']}x)")
-    api = api_figures(args.model, texts, args.requests)
+    api = api_figures(args.model, texts, args.requests or len(texts))
     print("API, single-paragraph POST /v1/classify over loopback:")
     for level in api["levels"]:
         print(f"  {level['clients']:2d} clients: p50 {level['p50_ms']:6.1f} ms  p95 {level['p95_ms']:6.1f} ms  "

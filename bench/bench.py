@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -39,6 +40,13 @@ def corpus_texts(limit: int) -> list[str]:
         for line in (ROOT / "labels" / "data" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines():
             texts.append(json.loads(line)["text"])
     return list(dict.fromkeys(texts))[:limit]
+
+
+def cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or "unknown CPU"
 
 
 def timed(command: list[str]) -> float:
@@ -126,7 +134,8 @@ def main() -> None:
     texts = corpus_texts(args.paragraphs)
     with tempfile.TemporaryDirectory() as work:
         batch = batch_rates(args.model, texts, Path(work))
-    print(f"batch labeling, {batch['paragraphs']} paragraphs, whole process incl. start-up ({os.cpu_count()} cores):")
+    print(f"{cpu_name()}, {os.cpu_count()} cores")
+    print(f"batch labeling, {batch['paragraphs']} paragraphs, whole process incl. start-up:")
     print(f"  plain transformers pipeline  {batch['plain_pipeline_per_s']:7.1f} paragraphs/s")
     print(f"  policy-tagger label          {batch['policy_tagger_per_s']:7.1f} paragraphs/s   ({batch['speedup']}x)")
     api = api_figures(args.model, texts, args.requests or len(texts))

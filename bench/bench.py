@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,8 +21,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from service.local_server import EXE, local_server, memory_mb
+
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 PLAIN_PIPELINE = """
 import json, sys
 from transformers import pipeline
@@ -60,23 +60,10 @@ def batch_rates(model: Path, texts: list[str], work: Path) -> dict:
     data.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n"
                             for i, t in enumerate(texts)), encoding="utf-8")
     plain = timed([sys.executable, "-c", PLAIN_PIPELINE, str(model), str(data)])
-    ours = timed([str(BIN / "policy-tagger"), "label", str(data), "--model", str(model), "--out",
+    ours = timed([str(EXE), "label", str(data), "--model", str(model), "--out",
                   str(work / "out.jsonl"), "--quiet"])
     return {"paragraphs": len(texts), "plain_pipeline_per_s": round(len(texts) / plain, 1),
             "policy_tagger_per_s": round(len(texts) / ours, 1), "speedup": round(plain / ours, 2)}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
 
 
 async def load(url: str, texts: list[str], clients: int, requests: int) -> dict:
@@ -102,26 +89,13 @@ async def load(url: str, texts: list[str], clients: int, requests: int) -> dict:
             "p99_ms": round(float(np.percentile(ms, 99)), 1), "per_s": round(requests / elapsed, 1)}
 
 
-def api_figures(model: Path, texts: list[str], requests: int, serve_args: tuple[str, ...] = ()) -> dict:
-    port = free_port()
-    server = subprocess.Popen([str(BIN / "policy-tagger"), "serve", "--model", str(model), "--port", str(port),
-                               *serve_args],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        idle_mb = peak_rss_mb(server.pid)
+def api_figures(model: Path, texts: list[str], requests: int, work: Path) -> dict:
+    with local_server(model, work / "server.log") as (server, base):
+        idle_mb = round(memory_mb(server.pid, "VmHWM"), 1)
         asyncio.run(load(f"{base}/v1/classify", texts, 4, 40))  # warm-up
         runs = [asyncio.run(load(f"{base}/v1/classify", texts, c, requests)) for c in (1, 8, 32)]
-        return {"levels": runs, "server_rss_after_start_mb": idle_mb, "server_peak_rss_mb": peak_rss_mb(server.pid)}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        return {"levels": runs, "server_rss_after_start_mb": idle_mb,
+                "server_peak_rss_mb": round(memory_mb(server.pid, "VmHWM"), 1)}
 
 
 def main() -> None:
@@ -134,11 +108,11 @@ def main() -> None:
     texts = corpus_texts(args.paragraphs)
     with tempfile.TemporaryDirectory() as work:
         batch = batch_rates(args.model, texts, Path(work))
+        api = api_figures(args.model, texts, args.requests or len(texts), Path(work))
     print(f"{cpu_name()}, {os.cpu_count()} cores")
     print(f"batch labeling, {batch['paragraphs']} paragraphs, whole process incl. start-up:")
     print(f"  plain transformers pipeline  {batch['plain_pipeline_per_s']:7.1f} paragraphs/s")
     print(f"  policy-tagger label          {batch['policy_tagger_per_s']:7.1f} paragraphs/s   ({batch['speedup']}x)")
-    api = api_figures(args.model, texts, args.requests or len(texts))
     print("API, single-paragraph POST /v1/classify over loopback:")
     for level in api["levels"]:
         print(f"  {level['clients']:2d} clients: p50 {level['p50_ms']:6.1f} ms  p95 {level['p95_ms']:6.1f} ms  "

@@ -157,9 +157,7 @@ class RequestContext:
             await send(message)
 
         try:
-            refusal = self.refusal(request, request_id)
-            await (refusal or self.app)(scope, receive, send if refusal else send_with_id)
-            status = refusal.status_code if refusal else status
+            await (self.refusal(request, request_id) or self.app)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             path = scope["route"].path if scope.get("route") else "other"

@@ -67,7 +67,7 @@ class OnnxBackend:
         self.workers = ThreadPoolExecutor(self.parallel, thread_name_prefix="onnx")
         self.name = f"onnx:{path.name}"
         # The fused SkipLayerNormalization kernel took 27% of int8 run time on 2 cores (onnxruntime 1.32);
-        # the Add and LayerNormalization it replaces took 8%. Leaving it unfused: 198 -> 250 paragraphs/s.
+        # the Add and LayerNormalization it replaces took 8%. Leaving it unfused: 198 -> 239 paragraphs/s.
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
                                             disabled_optimizers=["SkipLayerNormFusion"])
 

@@ -36,8 +36,8 @@ def first_ffn_output(onnx_path: str) -> list[str]:
 
 
 def export_onnx(model_dir: Path) -> None:
-    """Write model.onnx (fp32, attention and layer norms fused by ONNX Runtime's transformer optimizer)
-    and model.int8.onnx (dynamic int8 weights) into the model folder."""
+    """Write model.onnx (fp32, attention and GELU fused by ONNX Runtime's transformer optimizer) and
+    model.int8.onnx (dynamic int8 weights) into the model folder."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.fusion_options import FusionOptions

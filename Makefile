@@ -5,13 +5,13 @@ BIN := $(VENV)/bin
 MODEL := models/policy-tagger
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test model evaluate serve bench layers clean
+.PHONY: install demo test lint model evaluate serve bench layers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[train,test,lint]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,6 +28,10 @@ demo: $(MODEL)/policy_tagger.json
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check cli service training labels bench tests
+	$(BIN)/mypy cli service training
 
 evaluate: $(MODEL)/policy_tagger.json
 	$(BIN)/policy-tagger evaluate --model $(MODEL) --data labels/data/test.jsonl --report reports/test

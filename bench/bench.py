@@ -20,8 +20,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-
-from service.local_server import EXE, local_server, memory_mb
+from local_server import EXE, local_server, memory_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAIN_PIPELINE = """

@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     args = parser.parse_args()
 
-    from service.predictor import Tagger
+    from policy_tagger.service.predictor import Tagger
 
     dev_texts = [json.loads(l)["text"] for l in (ROOT / "labels/data/dev.jsonl").read_text(encoding="utf-8").splitlines()]
     print("| layers | dev macro-F1 | dev micro-F1 | best epoch | training s | inference paragraphs/s (int8 ONNX) |")
@@ -31,11 +31,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         for layers in args.layers:
             out = Path(work) / f"L{layers}"
-            subprocess.run([sys.executable, "-m", "service.cli", "train", "--layers", str(layers),
+            subprocess.run([sys.executable, "-m", "policy_tagger.cli", "train", "--layers", str(layers),
                             "--epochs", str(args.epochs), "--out", str(out)], check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             card = json.loads((out / "policy_tagger.json").read_text())
-            tagger = Tagger(out)
+            tagger = Tagger.load(out)
             started = time.perf_counter()
             tagger.probabilities(dev_texts)
             speed = len(dev_texts) / (time.perf_counter() - started)

@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 
 class Overloaded(Exception):
     """The queue is full; the client should retry later."""
+
+
+class NeverFits(Exception):
+    """More paragraphs than the queue can ever hold: retrying cannot help."""
 
 
 @dataclass
@@ -31,15 +35,15 @@ class MicroBatcher:
         self.max_queued = max_queued
         self.in_flight = in_flight
         self.queued = 0  # paragraphs waiting, not jobs: one request may carry many
-        self._queue: asyncio.Queue[_Job] | None = None
+        # Since Python 3.10 queues and events bind to the running loop when first used, not when made.
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._arrived = asyncio.Event()
         self._worker: asyncio.Task | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._scoring: set[asyncio.Task] = set()
-        self._arrived: asyncio.Event | None = None
 
     async def start(self) -> None:
-        self._queue = asyncio.Queue()
-        self._arrived = asyncio.Event()
+        self._queue, self._arrived = asyncio.Queue(), asyncio.Event()  # fresh for this loop
         self._executor = ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="model")
         self._worker = asyncio.create_task(self._run())
 
@@ -51,6 +55,8 @@ class MicroBatcher:
             self._executor.shutdown(wait=True)
 
     async def submit(self, texts: list[str]) -> np.ndarray:
+        if len(texts) > self.max_queued:
+            raise NeverFits(f"{len(texts)} paragraphs; at most {self.max_queued} can wait at once")
         if self.queued + len(texts) > self.max_queued:
             raise Overloaded(f"{self.queued} paragraphs already queued (limit {self.max_queued})")
         job = _Job(texts, asyncio.get_running_loop().create_future())
@@ -85,21 +91,36 @@ class MicroBatcher:
             await slots.acquire()
             task = asyncio.create_task(self._score(await self._gather()))
             self._scoring.add(task)  # the loop keeps only weak references to tasks
-            task.add_done_callback(lambda done: (self._scoring.discard(done), slots.release()))
+            task.add_done_callback(self._scoring.discard)
+            task.add_done_callback(lambda _: slots.release())
 
     async def _score(self, jobs: list[_Job]) -> None:
+        try:
+            await self._settle(jobs)
+        finally:
+            self.queued -= sum(len(job.texts) for job in jobs)
+
+    async def _settle(self, jobs: list[_Job]) -> None:
         texts = [t for job in jobs for t in job.texts]
         try:
             probs = await asyncio.get_running_loop().run_in_executor(self._executor, self.score, texts)
-        except Exception as exc:  # handed to every waiting request, which answers 500 without a traceback
-            for job in jobs:
-                if not job.future.done():
-                    job.future.set_exception(exc)
-        else:
-            start = 0
-            for job in jobs:
-                if not job.future.done():
-                    job.future.set_result(probs[start:start + len(job.texts)])
-                start += len(job.texts)
-        finally:
-            self.queued -= len(texts)
+        except Exception as exc:
+            if len(jobs) == 1:  # handed to the request, which answers 500 without a traceback
+                _answer(jobs[0], error=exc)
+            else:  # one request's text broke the shared call: score each request alone, so only it fails
+                for job in jobs:
+                    await self._settle([job])
+            return
+        start = 0
+        for job in jobs:
+            _answer(job, result=probs[start:start + len(job.texts)])
+            start += len(job.texts)
+
+
+def _answer(job: _Job, result: np.ndarray | None = None, error: Exception | None = None) -> None:
+    if job.future.done():  # the request was cancelled (client gone)
+        return
+    if error is not None:
+        job.future.set_exception(error)
+    else:
+        job.future.set_result(result)

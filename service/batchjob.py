@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from service.rows import InputError, write_csv
+from policy_tagger.service.errors import InputError
+from policy_tagger.service.writers import write_csv
 
 
 class Checkpoint:

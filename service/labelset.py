@@ -6,8 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-LABELS_FILE = PROJECT_ROOT / "labels" / "labels.json"
+from policy_tagger.service.paths import LABELS_FILE
 
 
 class Label(BaseModel):

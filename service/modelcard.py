@@ -7,24 +7,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from service.labelset import LABELS_FILE, PROJECT_ROOT, Label, label_ids, load_label_set
+from policy_tagger.service.errors import ModelIntegrityError, ModelMissingError
+from policy_tagger.service.labelset import Label, label_ids, load_label_set
+from policy_tagger.service.paths import LABELS_FILE, default_model_dir, model_candidates
 
-DEFAULT_MODEL_DIR = PROJECT_ROOT / "models" / "policy-tagger"
 CARD_FILE = "policy_tagger.json"
 MANIFEST_FILE = "manifest.json"
 BUILD_COMMAND = "make model   (or: policy-tagger train)"
-
-
-class ModelError(Exception):
-    """A model folder that cannot be used; the message says why and what to do."""
-
-
-class ModelMissingError(ModelError):
-    """The model folder does not exist or lacks the files a trained model has."""
-
-
-class ModelIntegrityError(ModelError):
-    """The model's files do not match its manifest, or its labels differ from the project's."""
 
 
 class ModelCard(BaseModel):
@@ -32,7 +21,9 @@ class ModelCard(BaseModel):
     version: str
     base: str
     labels: list[Label]
-    thresholds: dict[str, float]
+    thresholds: dict[str, float] = Field(description="decision threshold per label, on calibrated scores")
+    temperatures: dict[str, float] = Field(default_factory=dict,
+                                           description="calibration: score = sigmoid(logit / T) per label (1 if absent)")
     max_length: int
     data: dict[str, str] = Field(default_factory=dict, description="sha256 of each training/dev file")
     training: dict = Field(default_factory=dict, description="settings and timings of the run")
@@ -48,23 +39,28 @@ class ModelCard(BaseModel):
         return f"{self.name}@{self.version}"
 
     def save(self, model_dir: Path) -> None:
-        (model_dir / CARD_FILE).write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        (Path(model_dir) / CARD_FILE).write_text(self.model_dump_json(indent=2), encoding="utf-8")
+
+
+def _missing_message(model_dir: Path) -> str:
+    if Path(model_dir).resolve() == default_model_dir().resolve():
+        looked = "; ".join(f"{where}: {path}" for where, path in model_candidates())
+        return f"no trained model found (looked in {looked}); build one with: {BUILD_COMMAND}"
+    return (f"{model_dir} is not a policy-tagger model folder (no {CARD_FILE}); "
+            f"train one with: policy-tagger train --out {model_dir}")
 
 
 def load_card(model_dir: Path) -> ModelCard:
     card_path = Path(model_dir) / CARD_FILE
     if not card_path.is_file():
-        if Path(model_dir).resolve() == DEFAULT_MODEL_DIR.resolve():
-            raise ModelMissingError(f"the default model has not been built yet ({model_dir}); build it with: {BUILD_COMMAND}")
-        raise ModelMissingError(f"{model_dir} is not a policy-tagger model folder (no {CARD_FILE}); "
-                                f"train one with: policy-tagger train --out {model_dir}")
+        raise ModelMissingError(_missing_message(model_dir))
     try:
         return ModelCard(**json.loads(card_path.read_text(encoding="utf-8")))
     except (ValueError, TypeError) as exc:
         raise ModelMissingError(f"{card_path} is damaged: {exc}") from exc
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -74,7 +70,8 @@ def _sha256(path: Path) -> str:
 
 def write_manifest(model_dir: Path) -> None:
     """Record the sha256 of every file in the model folder."""
-    files = {p.name: _sha256(p) for p in sorted(Path(model_dir).iterdir()) if p.is_file() and p.name != MANIFEST_FILE}
+    files = {p.name: sha256_file(p) for p in sorted(Path(model_dir).iterdir())
+             if p.is_file() and p.name != MANIFEST_FILE}
     (Path(model_dir) / MANIFEST_FILE).write_text(json.dumps({"sha256": files}, indent=2), encoding="utf-8")
 
 
@@ -91,10 +88,10 @@ def verify_model(model_dir: Path, card: ModelCard, needed: list[str], labels_fil
         path = Path(model_dir) / name
         if not path.is_file():
             raise ModelIntegrityError(f"{path} is missing (listed in {MANIFEST_FILE})")
-        if _sha256(path) != digest:
+        if sha256_file(path) != digest:
             raise ModelIntegrityError(f"{path} does not match its checksum in {MANIFEST_FILE}: "
                                       "the model was changed or damaged; rebuild or restore it")
-    project_labels = label_ids(load_label_set(labels_file)) if labels_file.is_file() else card.label_ids
+    project_labels = label_ids(load_label_set(labels_file))
     if project_labels != card.label_ids:
         raise ModelIntegrityError(f"{model_dir} predicts {card.label_ids}, but {labels_file} defines "
                                   f"{project_labels}; retrain with: policy-tagger train")

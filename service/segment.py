@@ -96,7 +96,7 @@ def split_blocks(text: str) -> list[Block]:
     """Every block of the document with its kind."""
     raw = _raw_blocks(text)
     kinds = [_first_kind(t, md) for t, md in raw]
-    for i, (block_text, _) in enumerate(raw):
+    for i in range(len(raw)):
         # A block just above a photo credit ("记者 某某 摄") is that photo's caption.
         if i + 1 < len(raw) and kinds[i + 1] == "byline" and PHOTO_CREDIT.search(raw[i + 1][0]):
             kinds[i] = "caption"

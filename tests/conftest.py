@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from training.corpus import DATA_DIR
+from policy_tagger.service.paths import DATA_DIR
 
 TRAIN_ROWS, DEV_ROWS, STEPS = 48, 24, 6
 
@@ -19,23 +19,24 @@ def _head(src: Path, dst: Path, n: int) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    from training.export import export_and_choose
-    from training.train import TrainConfig, train
+    from policy_tagger.training.config import TrainConfig
+    from policy_tagger.training.export import export_and_choose
+    from policy_tagger.training.train import train
 
     work = tmp_path_factory.mktemp("tiny")
     config = TrainConfig(layers=2, epochs=1, max_steps=STEPS, batch_size=8,
-                         train_file=str(_head(DATA_DIR / "train.jsonl", work / "train.jsonl", TRAIN_ROWS)),
-                         dev_file=str(_head(DATA_DIR / "dev.jsonl", work / "dev.jsonl", DEV_ROWS)))
+                         train_file=_head(DATA_DIR / "train.jsonl", work / "train.jsonl", TRAIN_ROWS),
+                         dev_file=_head(DATA_DIR / "dev.jsonl", work / "dev.jsonl", DEV_ROWS))
     train(config, work / "model")
-    export_and_choose(work / "model", [Path(config.dev_file)])
+    export_and_choose(work / "model", [config.dev_file], config.dev_file)
     return work / "model"
 
 
 @pytest.fixture(scope="session")
 def tagger(tiny_model):
-    from service.predictor import Tagger
+    from policy_tagger.service.predictor import Tagger
 
-    return Tagger(tiny_model)
+    return Tagger.load(tiny_model)
 
 
 @pytest.fixture

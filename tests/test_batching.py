@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from service.batching import MicroBatcher
+from policy_tagger.service.batching import MicroBatcher
 
 
 class LengthScorer:

@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from service.cli import EXIT_INPUT, EXIT_USAGE, main
+from policy_tagger.cli.main import main
+from policy_tagger.service.errors import InputError, UsageError
 
 EXE = str(Path(sys.executable).parent / "policy-tagger")
 SENTENCES = ["全县建成扶贫车间{}个，带动贫困劳动力就近就业。", "为{}名贫困学生发放助学金。", "落实低保兜底，{}户应保尽保。",
@@ -54,7 +55,7 @@ def test_resume_refuses_a_checkpoint_from_other_input(capsys, tiny_model, tmp_pa
     (tmp_path / ".out.jsonl.partial.jsonl").write_text(json.dumps({"id": "other", "text": "x"}) + "\n")
     code = main(["label", str(tmp_path / "in.jsonl"), "--model", str(tiny_model), "--out", str(out), "--resume",
                  "--quiet"])
-    assert code == EXIT_INPUT and "written for other input" in capsys.readouterr().err
+    assert code == InputError.exit_code and "written for other input" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -67,4 +68,4 @@ def test_resume_to_csv_and_resume_without_out(capsys, tiny_model, tmp_path):
     out.unlink()
     assert main(args + ["--resume"]) == 0  # nothing to resume: a fresh run
     assert out.read_text(encoding="utf-8") == first and first.count("row-") == len(ids)
-    assert main(["label", str(tmp_path / "in.jsonl"), "--model", str(tiny_model), "--resume"]) == EXIT_USAGE
+    assert main(["label", str(tmp_path / "in.jsonl"), "--model", str(tiny_model), "--resume"]) == UsageError.exit_code

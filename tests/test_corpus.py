@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from service.labelset import load_label_set
-from service.segment import split_paragraphs
-from training.corpus import DATA_DIR
+from policy_tagger.service.labelset import load_label_set
+from policy_tagger.service.paths import DATA_DIR
+from policy_tagger.service.segment import split_paragraphs
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ("train", "dev", "test")

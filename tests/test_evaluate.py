@@ -3,10 +3,11 @@ import json
 
 import numpy as np
 
-from service.cli import EXIT_INPUT, main
-from service.labelset import load_label_set
-from training.baselines import keyword_predict
-from training.metrics import scores, tune_thresholds
+from policy_tagger.cli.main import main
+from policy_tagger.service.errors import InputError
+from policy_tagger.service.labelset import load_label_set
+from policy_tagger.training.baselines import keyword_predict
+from policy_tagger.training.metrics import scores, tune_thresholds
 
 LABELS = ["a", "b"]
 
@@ -63,5 +64,5 @@ def test_evaluate_writes_report_metrics_chart_and_bad_cases(capsys, tiny_model, 
 def test_evaluate_rejects_unknown_labels(capsys, tiny_model, tmp_path, write_jsonl):
     data = write_jsonl("gold.jsonl", [{"text": "落实低保。", "labels": ["poverty"]}])
     code = main(["evaluate", "--model", str(tiny_model), "--data", str(data), "--report", str(tmp_path / "r")])
-    assert code == EXIT_INPUT
+    assert code == InputError.exit_code
     assert f"{data}:1: 'labels' must be a list" in capsys.readouterr().err

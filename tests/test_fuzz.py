@@ -6,9 +6,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.api import Settings, create_app
-from service.rows import InputError, read_rows
-from service.segment import split_blocks, split_paragraphs
+from policy_tagger.service.api import create_app
+from policy_tagger.service.errors import InputError
+from policy_tagger.service.readers import read_rows
+from policy_tagger.service.segment import split_blocks, split_paragraphs
+from policy_tagger.service.settings import Settings
 
 # derandomize: CI runs the same examples every time; raise max_examples locally to search further.
 FUZZ_SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))

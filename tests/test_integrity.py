@@ -4,10 +4,11 @@ import shutil
 
 import pytest
 
-from service.cli import EXIT_USAGE, main
-from service.labelset import LABELS_FILE
-from service.modelcard import MANIFEST_FILE, ModelIntegrityError, load_card, verify_model
-from service.predictor import Tagger
+from policy_tagger.cli.main import main
+from policy_tagger.service.errors import UsageError
+from policy_tagger.service.labelset import LABELS_FILE
+from policy_tagger.service.modelcard import MANIFEST_FILE, ModelIntegrityError, load_card, verify_model
+from policy_tagger.service.predictor import Tagger
 
 
 @pytest.fixture
@@ -26,13 +27,13 @@ def flip_last_byte(path):
 def test_changed_file_is_refused(model_copy, backend, damaged):
     flip_last_byte(model_copy / damaged)
     with pytest.raises(ModelIntegrityError, match=f"{damaged} does not match its checksum"):
-        Tagger(model_copy, backend=backend)
+        Tagger.load(model_copy, backend=backend)
 
 
 def test_cli_reports_a_damaged_model(capsys, model_copy, tmp_path):
     flip_last_byte(model_copy / "config.json")
     (tmp_path / "in.jsonl").write_text('{"text": "落实低保。"}\n', encoding="utf-8")
-    assert main(["label", str(tmp_path / "in.jsonl"), "--model", str(model_copy), "--quiet"]) == EXIT_USAGE
+    assert main(["label", str(tmp_path / "in.jsonl"), "--model", str(model_copy), "--quiet"]) == UsageError.exit_code
     err = capsys.readouterr().err
     assert "config.json does not match its checksum" in err and "Traceback" not in err
 
@@ -40,10 +41,10 @@ def test_cli_reports_a_damaged_model(capsys, model_copy, tmp_path):
 def test_missing_file_or_manifest_is_refused(model_copy):
     (model_copy / "tokenizer_config.json").unlink()
     with pytest.raises(ModelIntegrityError, match="tokenizer_config.json is missing"):
-        Tagger(model_copy)
+        Tagger.load(model_copy)
     (model_copy / MANIFEST_FILE).unlink()
     with pytest.raises(ModelIntegrityError, match="has no manifest.json"):
-        Tagger(model_copy)
+        Tagger.load(model_copy)
 
 
 def test_label_set_must_match_the_project(model_copy, tmp_path):

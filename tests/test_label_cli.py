@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import EXIT_INPUT, EXIT_USAGE, main
+from policy_tagger.cli.main import main
+from policy_tagger.service.errors import InputError, UsageError
 
 LABELS = {"industry", "relocation", "education", "health", "social_security", "supervision"}
 DOC = "一、产业发展\n\n全县建成扶贫车间32个，带动1200余名贫困劳动力就近就业。\n\n二、兜底保障\n\n落实低保兜底政策，应保尽保。\n"
@@ -96,7 +97,7 @@ def test_jsonl_out_file_and_several_inputs_in_order(capsys, tiny_model, tmp_path
     (DOC, ["stdin:0", "stdin:1"]),
 ])
 def test_stdin_jsonl_or_document(tiny_model, stdin_text, expected_ids):
-    proc = subprocess.run([sys.executable, "-m", "service.cli", "label", "-", "--model", str(tiny_model), "--quiet"],
+    proc = subprocess.run([sys.executable, "-m", "policy_tagger.cli", "label", "-", "--model", str(tiny_model), "--quiet"],
                           input=stdin_text.encode(), capture_output=True, timeout=300)
     assert proc.returncode == 0, proc.stderr.decode()
     assert [r["id"] for r in jsonl(proc.stdout.decode())] == expected_ids
@@ -105,7 +106,7 @@ def test_stdin_jsonl_or_document(tiny_model, stdin_text, expected_ids):
 def test_bad_json_line_names_file_and_line(capsys, tiny_model, write_jsonl):
     path = write_jsonl("bad.jsonl", [{"text": "全县建成扶贫车间32个。"}, "{not json", {"text": "落实低保。"}])
     code, out, err = run(capsys, path, "--model", tiny_model)
-    assert code == EXIT_INPUT and out == ""
+    assert code == InputError.exit_code and out == ""
     assert f"{path}:2: not valid JSON" in err and "Traceback" not in err
 
 
@@ -128,34 +129,34 @@ def test_unusable_csv_files(capsys, tiny_model, tmp_path, content, message):
     path = tmp_path / "in.csv"
     path.write_bytes(content)
     code, _, err = run(capsys, path, "--model", tiny_model)
-    assert code == EXIT_INPUT and message in err
+    assert code == InputError.exit_code and message in err
 
 
 def test_missing_folder_and_unknown_inputs(capsys, tiny_model, tmp_path):
     code, _, err = run(capsys, tmp_path / "nope.jsonl", "--model", tiny_model)
-    assert code == EXIT_INPUT and "no such file" in err
+    assert code == InputError.exit_code and "no such file" in err
     (tmp_path / "x.pdf").write_bytes(b"%PDF")
     code, _, err = run(capsys, tmp_path / "x.pdf", "--model", tiny_model)
-    assert code == EXIT_INPUT and "unknown input type '.pdf'" in err
+    assert code == InputError.exit_code and "unknown input type '.pdf'" in err
     code, _, err = run(capsys, tmp_path, "--model", tiny_model)
-    assert code == EXIT_INPUT and "is a folder" in err
+    assert code == InputError.exit_code and "is a folder" in err
 
 
 def test_missing_model_names_the_build_command(capsys, tmp_path, write_jsonl):
     code, _, err = run(capsys, write_jsonl("in.jsonl", [{"text": "落实低保。"}]), "--model", tmp_path / "none")
-    assert code == EXIT_USAGE and "policy-tagger train" in err
+    assert code == UsageError.exit_code and "policy-tagger train" in err
 
 
 def test_failed_run_leaves_no_output_file(capsys, tiny_model, tmp_path, write_jsonl):
     out_file = tmp_path / "out.jsonl"
     code, _, _ = run(capsys, write_jsonl("bad.jsonl", ["{oops"]), "--model", tiny_model, "--out", out_file)
-    assert code == EXIT_INPUT and not out_file.exists() and list(tmp_path.glob(".out.jsonl*")) == []
+    assert code == InputError.exit_code and not out_file.exists() and list(tmp_path.glob(".out.jsonl*")) == []
 
 
 def test_console_script_reports_errors_without_traceback(tmp_path):
     exe = Path(sys.executable).parent / "policy-tagger"
     proc = subprocess.run([str(exe), "label", str(tmp_path / "missing.txt")], capture_output=True, timeout=120)
-    assert proc.returncode in (EXIT_USAGE, EXIT_INPUT)
+    assert proc.returncode in (UsageError.exit_code, InputError.exit_code)
     assert b"Traceback" not in proc.stderr and proc.stderr.startswith(b"policy-tagger:")
 
 

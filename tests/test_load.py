@@ -6,8 +6,7 @@ import time
 
 import httpx
 import pytest
-
-from service.local_server import local_server, memory_mb
+from local_server import local_server, memory_mb
 
 TEXTS = ["全县建成扶贫车间32个，带动1200余名贫困劳动力就近就业。", "落实低保兜底政策，应保尽保。", "新建农村公路200公里。",
          "开展脱贫攻坚专项督查，对排名靠后的乡镇约谈问责。", "为贫困学生发放助学金860万元。"]

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from service.segment import split_blocks, split_paragraphs
+from policy_tagger.service.segment import split_blocks, split_paragraphs
 
 SEEDS = sorted(Path(__file__).resolve().parents[1].joinpath("seeds").glob("*.txt"))
 

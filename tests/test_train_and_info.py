@@ -3,8 +3,8 @@ import json
 
 from transformers import AutoModelForSequenceClassification
 
-from service.cli import main
-from service.modelcard import load_card
+from policy_tagger.cli.main import main
+from policy_tagger.service.modelcard import load_card
 
 LABELS = ["industry", "relocation", "education", "health", "social_security", "supervision"]
 

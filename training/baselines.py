@@ -7,7 +7,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 
-from service.labelset import Label
+from policy_tagger.service.labelset import Label
 
 
 def keyword_predict(texts: list[str], labels: list[Label]) -> np.ndarray:

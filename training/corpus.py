@@ -1,18 +1,15 @@
 """Reading labelled paragraphs ({"text", "labels": [...]} JSONL rows) for training and evaluation."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
-from service.labelset import PROJECT_ROOT
-
-DATA_DIR = PROJECT_ROOT / "labels" / "data"
+from policy_tagger.service.errors import InputError
 
 
-class CorpusError(ValueError):
+class CorpusError(InputError):
     """A labelled-data file that cannot be used, with the file and line at fault."""
 
 
@@ -42,7 +39,3 @@ def read_labelled(path: Path, known_labels: list[str]) -> list[dict]:
 
 def label_matrix(rows: list[dict], label_ids: list[str]) -> np.ndarray:
     return np.array([[label in row["labels"] for label in label_ids] for row in rows], dtype=np.int64)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -6,10 +6,12 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from service.modelcard import load_card, write_manifest
-from service.predictor import ONNX_FP32, ONNX_INT8, Tagger
-from training.corpus import label_matrix, read_labelled
-from training.metrics import scores
+from policy_tagger.service.decision import decide
+from policy_tagger.service.modelcard import load_card, write_manifest
+from policy_tagger.service.predictor import ONNX_FP32, ONNX_INT8, Tagger
+from policy_tagger.training.calibration import calibrate, dev_figures
+from policy_tagger.training.corpus import label_matrix, read_labelled
+from policy_tagger.training.metrics import scores
 
 QUANTIZED_OPS = ["MatMul", "Gather", "Attention", "EmbedLayerNormalization"]
 MAX_MACRO_F1_DROP = 0.005
@@ -65,12 +67,12 @@ def parity(model_dir: Path, data_files: list[Path], backend: str) -> dict:
     """Compare a backend with PyTorch on labelled paragraphs: macro-F1 of each, and how often their label sets
     agree. Pass several files to measure on more paragraphs: a few hundred is a noisy measure, as one
     changed paragraph moves agreement by 0.4 points there."""
-    reference, candidate = Tagger(model_dir, backend="torch"), Tagger(model_dir, backend=backend)
+    reference, candidate = Tagger.load(model_dir, backend="torch"), Tagger.load(model_dir, backend=backend)
     rows = [row for data_file in data_files for row in read_labelled(data_file, reference.label_ids)]
     texts = [r["text"] for r in rows]
     gold = label_matrix(rows, reference.label_ids)
-    ref_pred = reference.probabilities(texts) >= reference.thresholds
-    cand_pred = candidate.probabilities(texts) >= candidate.thresholds
+    ref_pred = decide(reference.probabilities(texts), reference.thresholds, texts)
+    cand_pred = decide(candidate.probabilities(texts), candidate.thresholds, texts)
     ref_f1 = scores(gold, ref_pred, reference.label_ids)["macro_f1"]
     cand_f1 = scores(gold, cand_pred, reference.label_ids)["macro_f1"]
     same = float((ref_pred == cand_pred).all(axis=1).mean())
@@ -80,14 +82,19 @@ def parity(model_dir: Path, data_files: list[Path], backend: str) -> dict:
             "passes": ref_f1 - cand_f1 <= MAX_MACRO_F1_DROP and same >= MIN_SAME_LABEL_SETS}
 
 
-def export_and_choose(model_dir: Path, parity_files: list[Path]) -> dict:
+def export_and_choose(model_dir: Path, parity_files: list[Path], dev_file: Path) -> dict:
     """Export both ONNX files; serve int8 if it holds parity with PyTorch on the given labelled paragraphs
-    (`train` passes the dev and training splits, never test), else fp32."""
+    (`train` passes the dev and training splits, never test), else fp32. The calibration and thresholds are
+    fitted on dev first, so that the parity check judges the decisions users will get."""
     model_dir = Path(model_dir)
     export_onnx(model_dir)
+    calibration = calibrate(model_dir, dev_file, backend="onnx-fp32")
     check = parity(model_dir, parity_files, "onnx-int8")
     card = load_card(model_dir)
     card.inference = {"onnx": ONNX_INT8 if check["passes"] else ONNX_FP32, "int8_parity": check}
     card.save(model_dir)
     write_manifest(model_dir)
-    return card.inference
+    card.evaluation = {**card.evaluation, "dev": dev_figures(model_dir, dev_file)}
+    card.save(model_dir)
+    write_manifest(model_dir)
+    return {**card.inference, "calibration": calibration}

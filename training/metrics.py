@@ -1,8 +1,8 @@
-"""Multi-label scores (sklearn.metrics) and per-label threshold tuning."""
+"""Multi-label scores, calibration figures (sklearn.metrics) and per-label threshold tuning."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, log_loss, precision_recall_fscore_support
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
@@ -32,3 +32,29 @@ def tune_thresholds(gold: np.ndarray, probs: np.ndarray, label_ids: list[str]) -
         best = max(range(len(THRESHOLD_GRID)), key=lambda i: (round(f1s[i], 6), -abs(THRESHOLD_GRID[i] - 0.5)))
         thresholds[label] = float(THRESHOLD_GRID[best])
     return thresholds
+
+
+CALIBRATION_BINS = 10
+
+
+def expected_calibration_error(gold: np.ndarray, probs: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Mean |observed rate - mean score| over equal-width score bins, weighted by the bins' sizes."""
+    which = np.minimum((probs * bins).astype(int), bins - 1)
+    error = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            error += inside.mean() * abs(gold[inside].mean() - probs[inside].mean())
+    return float(error)
+
+
+def calibration_figures(gold: np.ndarray, probs: np.ndarray, label_ids: list[str]) -> dict:
+    """Per label and macro-averaged: expected calibration error (10 bins), Brier score, log-loss."""
+    per_label = {}
+    for j, label in enumerate(label_ids):
+        p = np.clip(probs[:, j], 1e-7, 1 - 1e-7)
+        per_label[label] = {"ece": round(expected_calibration_error(gold[:, j], p), 4),
+                            "brier": round(float(brier_score_loss(gold[:, j], p)), 4),
+                            "log_loss": round(float(log_loss(gold[:, j], p, labels=[0, 1])), 4)}
+    macro = {k: round(float(np.mean([v[k] for v in per_label.values()])), 4) for k in ("ece", "brier", "log_loss")}
+    return {"per_label": per_label, "macro": macro}

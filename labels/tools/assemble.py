@@ -61,7 +61,7 @@ def split_documents(rows: list[dict], seed: int = 2026) -> dict[str, str]:
         by_genre[genre].append(doc)
     assignment = {f"seed:{stem}": split for stem, split in SEED_SPLIT.items()}
     rng = random.Random(seed)
-    for genre, docs in sorted(by_genre.items()):
+    for _genre, docs in sorted(by_genre.items()):
         rng.shuffle(docs)
         n_held = max(1, round(0.15 * len(docs)))
         for i, doc in enumerate(docs):

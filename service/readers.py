@@ -1,22 +1,18 @@
-"""Input readers (documents, JSONL, CSV, stdin) and output writers (JSONL, CSV) for batch labeling."""
+"""Input readers for batch labeling: documents (split into paragraphs), JSONL, CSV, stdin."""
 from __future__ import annotations
 
 import csv
 import io
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
-from service.segment import split_paragraphs
+from policy_tagger.service.documents import document_rows
+from policy_tagger.service.errors import InputError
 
 DOCUMENT_SUFFIXES = {".txt", ".md"}
-RESULT_FIELDS = ("labels", "scores", "model")
-
-
-class InputError(ValueError):
-    """Input that cannot be read; the message names the file and, where there is one, the line."""
 
 
 @dataclass
@@ -76,10 +72,8 @@ def _check_text(row: dict, where: str) -> dict:
 
 
 def _document_rows(source: str, text: str) -> Iterator[tuple[str, dict]]:
-    doc = "stdin" if source == "-" else source
-    for p in split_paragraphs(text):
-        yield f"{doc}:{p.index}", {"id": f"{doc}:{p.index}", "doc": doc, "paragraph": p.index,
-                                   "section": p.section, "text": p.text}
+    for row in document_rows(text, "stdin" if source == "-" else source):
+        yield row["id"], row
 
 
 def _jsonl_rows(source: str, text: str) -> Iterator[tuple[str, dict]]:
@@ -130,37 +124,3 @@ def read_rows(sources: list[str], skip_bad: bool = False) -> ReadReport:
     return report
 
 
-def output_row(row: dict, labels: list[str], scores: dict[str, float], model: str) -> dict:
-    """The input row with the results added; an input field that clashes with a result is kept as input_<name>."""
-    kept = {(f"input_{k}" if k in RESULT_FIELDS else k): v for k, v in row.items()}
-    return {**kept, "labels": labels, "scores": scores, "model": model}
-
-
-def _csv_cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
-def csv_columns(rows: list[dict], label_ids: list[str]) -> list[str]:
-    columns: dict[str, None] = {}
-    for row in rows:
-        columns.update(dict.fromkeys(k for k in row if k not in ("scores",)))
-    return list(columns) + [f"score_{label}" for label in label_ids]
-
-
-def write_csv(rows: list[dict], label_ids: list[str], out) -> None:
-    writer = csv.writer(out)
-    columns = csv_columns(rows, label_ids)
-    writer.writerow(columns)
-    for row in rows:
-        flat = {**row, "labels": ";".join(row["labels"]),
-                **{f"score_{label}": row["scores"][label] for label in label_ids}}
-        writer.writerow([_csv_cell(flat.get(column)) for column in columns])
-
-
-def write_jsonl(rows: list[dict], out) -> None:
-    for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False) + "\n")

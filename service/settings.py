@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _requests_fit_the_queue(self) -> "Settings":
+        if self.max_paragraphs > self.max_queued:
+            raise ValueError(f"{ENV_PREFIX}MAX_PARAGRAPHS ({self.max_paragraphs}) is above {ENV_PREFIX}MAX_QUEUED "
+                             f"({self.max_queued}): a full request could never be queued")
+        return self
+
+    @model_validator(mode="after")
     def _read_keys_file(self) -> "Settings":
         if self.api_keys_file is not None:
             self.api_keys = [*self.api_keys, *_keys_in_file(self.api_keys_file)]

@@ -181,3 +181,25 @@ def test_gbk_csv_and_short_rows(capsys, tiny_model, tmp_path):
     code, out, err = run(capsys, src, "--model", tiny_model, "--skip-bad")
     assert code == 0 and [r["id"] for r in jsonl(out)] == ["k1"]
     assert f"{src}:3: field 'text' is missing" in err and "read 2 rows, wrote 1, skipped 1" in err
+
+
+def test_parquet_in_and_out(capsys, tiny_model, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": ["p1", None], "text": ["全县建成扶贫车间32个。", "落实低保兜底政策。"],
+                             "county": ["甲县", "乙县"], "year": [2018, 2019]}), src)
+    out = tmp_path / "out.parquet"
+    code, _, err = run(capsys, src, "--model", tiny_model, "--out", out)
+    assert code == 0, err
+    table = pq.read_table(out)
+    assert table.column("id").to_pylist() == ["p1", f"{src}:row 2"]
+    assert table.column("county").to_pylist() == ["甲县", "乙县"] and table.column("year").to_pylist() == [2018, 2019]
+    assert pa.types.is_list(table.schema.field("labels").type)
+    assert set(LABELS) <= {name.removeprefix("score_") for name in table.column_names}
+    assert all(0 <= s <= 1 for s in table.column("score_health").to_pylist())
+    (tmp_path / "no_text.parquet").write_bytes(b"")
+    pq.write_table(pa.table({"body": ["x"]}), tmp_path / "no_text.parquet")
+    code, _, err = run(capsys, tmp_path / "no_text.parquet", "--model", tiny_model)
+    assert code == InputError.exit_code and "needs a 'text' column" in err

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ("train", "dev", "test")
 FIELDS = {"id", "doc", "text", "labels", "source", "province", "year", "genre"}
 GENRES = {"county_summary", "news", "inspection_bulletin", "speech", "policy_notice", "interview",
-          "gov_work_report", "consolidation_report"}
+          "gov_work_report", "consolidation_report", "feature", "discipline_report", "audit_report",
+          "rectification_report"}
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +62,12 @@ def test_every_seed_paragraph_is_annotated(corpus):
 
 def test_coverage_targets(corpus):
     rows = all_rows(corpus)
-    assert len(rows) >= 1500
+    assert len(rows) >= 3500
     per_label = Counter(l for r in rows for l in r["labels"])
-    assert min(per_label[l.id] for l in load_label_set()) >= 150
-    assert sum(not r["labels"] for r in rows) >= 150
-    assert sum(len(r["labels"]) >= 2 for r in rows) >= 0.15 * len(rows)
+    assert min(per_label[l.id] for l in load_label_set()) >= 350
+    assert sum(not r["labels"] for r in rows) >= 600
+    # Real reports carry two or more labels in about 10% of paragraphs; the first corpus had 21%.
+    assert 0.08 <= sum(len(r["labels"]) >= 2 for r in rows) / len(rows) <= 0.18
 
 
 def test_test_split_has_seeds_and_every_genre(corpus):

@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 MODEL := models/policy-tagger
 STAMP := $(VENV)/.installed
+# Real paragraphs with adjudicated labels, measured (never trained or tuned on) where this checkout has them.
+REAL_DEV := ../shared/realdev/real-dev.jsonl
+EVALUATE_REAL = if [ -f $(REAL_DEV) ]; then $(BIN)/policy-tagger evaluate --model $(MODEL) --data $(REAL_DEV) --report reports/real-dev; fi
 
 .PHONY: install demo test lint model evaluate serve bench layers clean
 
@@ -22,6 +25,7 @@ $(MODEL)/policy_tagger.json: | $(STAMP)
 model: $(STAMP)
 	$(BIN)/policy-tagger train --out $(MODEL)
 	$(BIN)/policy-tagger evaluate --model $(MODEL) --data labels/data/test.jsonl --report reports/test
+	$(EVALUATE_REAL)
 
 demo: $(MODEL)/policy_tagger.json
 	$(BIN)/policy-tagger label seeds/*.txt --out out/seeds.jsonl --table
@@ -35,6 +39,7 @@ lint: $(STAMP)
 
 evaluate: $(MODEL)/policy_tagger.json
 	$(BIN)/policy-tagger evaluate --model $(MODEL) --data labels/data/test.jsonl --report reports/test
+	$(EVALUATE_REAL)
 
 serve: $(MODEL)/policy_tagger.json
 	$(BIN)/policy-tagger serve --model $(MODEL) --host 127.0.0.1 --port 8000

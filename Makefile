@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 REAL_DEV := ../shared/realdev/real-dev.jsonl
 EVALUATE_REAL = if [ -f $(REAL_DEV) ]; then $(BIN)/policy-tagger evaluate --model $(MODEL) --data $(REAL_DEV) --report reports/real-dev; fi
 
-.PHONY: install demo test lint model evaluate serve bench layers clean
+.PHONY: install demo test lint model evaluate serve bench layers docker docker-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ bench: $(MODEL)/policy_tagger.json
 
 layers: $(STAMP)
 	$(BIN)/python bench/layers.py
+
+docker:
+	docker build -t policy-tagger .
+
+docker-smoke:
+	.ci/docker-smoke
 
 clean:
 	rm -rf $(VENV) models/base $(MODEL) reports out

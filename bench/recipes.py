@@ -38,9 +38,9 @@ def score(model_dir: Path, data: Path) -> dict:
     return scores(label_matrix(rows, tagger.label_ids), chosen, tagger.label_ids)
 
 
-def run_recipe(name: str, overrides: dict, seed: int) -> dict:
+def run_recipe(name: str, overrides: dict, seed: int, keep: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory() as work:
-        out = Path(work) / "model"
+        out = keep / f"{name.replace(' ', '_')}-s{seed}" if keep else Path(work) / "model"
         options = [f"--{k.replace('_', '-')}={v}" for k, v in {**overrides, "seed": seed}.items()]
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "policy_tagger.cli", "train", "--no-onnx", "--out", str(out), *options],
@@ -137,6 +137,7 @@ def main() -> None:
     parser.add_argument("--frozen-baseline", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "recipes.jsonl")
     parser.add_argument("--table", type=Path)
+    parser.add_argument("--keep", type=Path, help="keep each trained model in this folder (for reading its mistakes)")
     args = parser.parse_args()
     if args.table:
         print(table(args.table))
@@ -146,7 +147,7 @@ def main() -> None:
     for result_of in results:
         write(args.out, result_of())
     for name, overrides, seed in jobs:
-        write(args.out, run_recipe(name, overrides, seed))
+        write(args.out, run_recipe(name, overrides, seed, args.keep))
 
 
 def write(path: Path, result: dict) -> None:

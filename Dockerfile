@@ -6,10 +6,13 @@
 #   docker run -p 8000:8000 policy-tagger
 # Where torch comes from is a build argument. The default is PyTorch's CPU index; a machine with the wheel on
 # disk passes e.g. --build-arg TORCH_SOURCE="--find-links /opt/wheels" with that folder mounted into the build.
+# TRAIN_ARGS passes options to `policy-tagger train` (the smoke script builds a small model with it, since it
+# checks the image, not the accuracy).
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS build
 ARG TORCH_SOURCE="--index-url https://download.pytorch.org/whl/cpu"
+ARG TRAIN_ARGS=""
 ENV PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 WORKDIR /src
 RUN pip install torch==2.13.0 ${TORCH_SOURCE}
@@ -19,7 +22,7 @@ COPY service service
 COPY training training
 COPY labels labels
 RUN pip install ".[train]" && pip wheel --no-deps --no-build-isolation -w /wheels .
-RUN policy-tagger train --out /model && rm -rf /src/models
+RUN policy-tagger train --out /model ${TRAIN_ARGS} && rm -rf /src/models
 
 FROM ${PYTHON_IMAGE} AS serve
 ENV PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false \

@@ -1,11 +1,12 @@
 """Add a round of written documents to labels/data, split by document (about 70/15/15 per genre).
 
-    python labels/tools/add_round.py DRAFTS_DIR [--seed 2027]
+    python labels/tools/add_round.py DRAFTS_DIR [--seed 2027] [--no-test]
 
 DRAFTS_DIR holds the writers' files (*.jsonl, rows {"doc", "province", "year", "genre", "text", "labels"};
 the drafts are not kept in the repository). Documents already in labels/data are left where they are. Prints
 the split of each new document and writes the new test paragraphs, without labels, to DRAFTS_DIR/test_texts.jsonl
-for the second, independent annotation.
+for the second, independent annotation. With --no-test the round goes to train and dev only (about 85/15),
+for a round written against known mistakes whose test documents could not be annotated twice.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def read_drafts(drafts: Path) -> list[dict]:
     return rows
 
 
-def assign(rows: list[dict], seed: int) -> dict[str, str]:
+def assign(rows: list[dict], seed: int, with_test: bool = True) -> dict[str, str]:
     by_genre = defaultdict(list)
     for doc, genre in sorted({(r["doc"], r["genre"]) for r in rows}):
         by_genre[genre].append(doc)
@@ -46,8 +47,9 @@ def assign(rows: list[dict], seed: int) -> dict[str, str]:
     for _genre, docs in sorted(by_genre.items()):
         rng.shuffle(docs)
         held = max(1, round(0.15 * len(docs)))
+        names = ["test", "dev"] if with_test else ["dev"]
         for i, doc in enumerate(docs):
-            split[doc] = "test" if i < held else "dev" if i < 2 * held else "train"
+            split[doc] = names[i // held] if i < held * len(names) else "train"
     return split
 
 
@@ -55,11 +57,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("drafts", type=Path)
     parser.add_argument("--seed", type=int, default=2027)
+    parser.add_argument("--no-test", action="store_true", help="train and dev only")
     args = parser.parse_args()
     existing = {json.loads(line)["doc"] for s in ("train", "dev", "test")
                 for line in (DATA / f"{s}.jsonl").read_text(encoding="utf-8").splitlines()}
     rows = [r for r in read_drafts(args.drafts) if r["doc"] not in existing]
-    split = assign(rows, args.seed)
+    split = assign(rows, args.seed, with_test=not args.no_test)
     for name in ("train", "dev", "test"):
         chosen = [{k: r[k] for k in FIELDS} for r in rows if split[r["doc"]] == name]
         with open(DATA / f"{name}.jsonl", "a", encoding="utf-8") as out:

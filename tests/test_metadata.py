@@ -35,3 +35,15 @@ def test_document_rows_carry_metadata_and_row_inputs_keep_their_own(capsys, tiny
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0
     assert [(r["region"], r["year"]) for r in rows] == [("甘肃省张掖市山丹县", 2017), ("某省某县", 2009)]
+
+
+def test_api_document_rows_carry_metadata(tagger):
+    from fastapi.testclient import TestClient
+
+    from policy_tagger.service.api import create_app
+    from policy_tagger.service.settings import Settings
+
+    doc = f"山丹县2017年精准扶贫工作纪实\n\n{BODY}\n"
+    with TestClient(create_app(tagger, Settings())) as client:
+        rows = client.post("/v1/classify-document", json={"text": doc}).json()["results"]
+    assert [(r["region"], r["year"]) for r in rows] == [("甘肃省张掖市山丹县", 2017)]

@@ -17,6 +17,8 @@ from policy_tagger.service.errors import InputError, UsageError
 
 Item = tuple[str, "dict | InputError"]
 HEADING_STYLE = re.compile(r"^(Heading|标题)\s*(\d)$", re.IGNORECASE)
+CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 HIDDEN_HTML = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "iframe", "svg",
                "form", "button", "select")
 BLOCK_HTML = {"p", "div", "li", "ul", "ol", "dl", "dt", "dd", "table", "tr", "td", "th", "thead", "tbody",
@@ -111,13 +113,28 @@ def _flush(lines: list[str], current: list[str], prefix: str = "") -> None:
     current.clear()
 
 
+def html_source(source: str, data: bytes) -> str:
+    """The page as text: in the charset it declares (GB2312/GBK read as their superset GB18030), else UTF-8 or
+    GB18030 as for .txt files. lxml alone would read an undeclared page as Latin-1."""
+    from policy_tagger.service.readers import decode
+
+    declared = CHARSET.search(data[:4096])
+    if data.startswith(b"\xef\xbb\xbf") or not declared:
+        return decode(data, source)
+    name = declared.group(1).decode("ascii").lower()
+    name = "gb18030" if name in ("gb2312", "gbk", "gb_2312-80", "x-gbk") else name
+    try:
+        return data.decode(name, errors="replace")
+    except LookupError:
+        return decode(data, source)
+
+
 def html_text(source: str, binary: BinaryIO) -> str:
     import lxml.etree
     import lxml.html
 
-    data = binary.read()
     try:
-        root = lxml.html.document_fromstring(data)
+        root = lxml.html.document_fromstring(XML_DECLARATION.sub("", html_source(source, binary.read())))
     except (lxml.etree.ParserError, ValueError) as exc:
         raise InputError(f"{source}: not readable HTML ({exc})") from None
     body = root.find("body")

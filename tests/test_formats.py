@@ -139,3 +139,12 @@ def test_xlsx_without_a_text_column(capsys, tiny_model, tmp_path):
     book.save(tmp_path / "no_text.xlsx")
     code, _, err = label(capsys, tmp_path / "no_text.xlsx", model=tiny_model)
     assert code == InputError.exit_code and "no_text.xlsx" in err and "'text' column" in err
+
+
+@pytest.mark.parametrize("head", ['<meta http-equiv="Content-Type" content="text/html; charset=gb2312">', ""])
+def test_html_in_gbk_declared_or_not(capsys, tiny_model, tmp_path, head):
+    page = tmp_path / "gbk.htm"
+    page.write_bytes(f"<html><head>{head}</head><body><p>{BODY_2}</p></body></html>".encode("gb18030"))
+    code, rows, err = label(capsys, page, model=tiny_model)
+    assert code == 0, err
+    assert [r["text"] for r in rows] == [BODY_2]

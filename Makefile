@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[train,test,lint]"
+	$(BIN)/pip install --quiet -e ".[train,test,lint,documents]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +29,7 @@ model: $(STAMP)
 
 demo: $(MODEL)/policy_tagger.json
 	$(BIN)/policy-tagger label seeds/*.txt --out out/seeds.jsonl --table
+	$(BIN)/policy-tagger report seeds/ --out out/report
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -2,7 +2,7 @@
 
     python bench/bench.py [--model DIR] [--paragraphs N] [--requests N]
 
-Prints paragraphs/s for both batch paths (whole process, start-up included), their ratio, API latency
+Prints paragraphs/s for both batch paths (whole process, start-up included), their ratio, `label --evidence`, API latency
 p50/p95/p99 and throughput at 1, 8 and 32 concurrent single-paragraph clients, and the server's peak memory.
 """
 from __future__ import annotations
@@ -61,8 +61,11 @@ def batch_rates(model: Path, texts: list[str], work: Path) -> dict:
     plain = timed([sys.executable, "-c", PLAIN_PIPELINE, str(model), str(data)])
     ours = timed([str(EXE), "label", str(data), "--model", str(model), "--out",
                   str(work / "out.jsonl"), "--quiet"])
+    explained = timed([str(EXE), "label", str(data), "--model", str(model), "--out",
+                       str(work / "evidence.jsonl"), "--quiet", "--evidence"])
     return {"paragraphs": len(texts), "plain_pipeline_per_s": round(len(texts) / plain, 1),
-            "policy_tagger_per_s": round(len(texts) / ours, 1), "speedup": round(plain / ours, 2)}
+            "policy_tagger_per_s": round(len(texts) / ours, 1), "speedup": round(plain / ours, 2),
+            "evidence_per_s": round(len(texts) / explained, 1)}
 
 
 async def load(url: str, texts: list[str], clients: int, requests: int) -> dict:
@@ -112,6 +115,8 @@ def main() -> None:
     print(f"batch labeling, {batch['paragraphs']} paragraphs, whole process incl. start-up:")
     print(f"  plain transformers pipeline  {batch['plain_pipeline_per_s']:7.1f} paragraphs/s")
     print(f"  policy-tagger label          {batch['policy_tagger_per_s']:7.1f} paragraphs/s   ({batch['speedup']}x)")
+    print(f"  policy-tagger label --evidence {batch['evidence_per_s']:5.1f} paragraphs/s   "
+          f"({batch['evidence_per_s'] / batch['policy_tagger_per_s']:.0%} of the rate without)")
     print("API, single-paragraph POST /v1/classify over loopback:")
     for level in api["levels"]:
         print(f"  {level['clients']:2d} clients: p50 {level['p50_ms']:6.1f} ms  p95 {level['p95_ms']:6.1f} ms  "

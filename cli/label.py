@@ -18,12 +18,14 @@ LABEL_CHUNK = 256  # rows scored and written between checkpoints
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("label", help="tag paragraphs of documents, JSONL, CSV or stdin")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help=".txt/.md documents, .jsonl, .csv, .parquet, or - for stdin")
+                   help=".txt/.md/.docx/.pdf/.html documents, .jsonl, .csv, .xlsx, .parquet, a folder of them, or - for stdin")
     p.add_argument("--out", type=Path, help="output file: JSONL, or CSV / Parquet if it ends in .csv / .parquet (default: JSONL on stdout)")
     p.add_argument("--skip-bad", action="store_true", help="report malformed rows and go on instead of stopping")
     p.add_argument("--resume", action="store_true",
                    help="continue a run of the same command that was interrupted (needs --out)")
     p.add_argument("--table", action="store_true", help="also print a table per document on stderr")
+    p.add_argument("--evidence", action="store_true",
+                   help="add 'evidence': per predicted label, the clauses that carry it (clause occlusion)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_settings_options(p, KNOBS)
     p.set_defaults(func=run)
@@ -87,6 +89,11 @@ class LabelRun:
         if self.args.table:
             self.table += rows
 
+    def evidence(self, text: str, labels: list[str]) -> dict:
+        from policy_tagger.service.evidence import explain
+
+        return {"evidence": explain(self.tagger, text, labels)} if self.args.evidence else {}
+
     def resume(self, rows: Iterator[dict]) -> int:
         """Checks every row already in the checkpoint against the input and the model; returns how many."""
         import json
@@ -132,7 +139,8 @@ class LabelRun:
                   disable=self.args.quiet) as progress:
             while chunk := list(islice(rows, LABEL_CHUNK)):
                 predictions = self.tagger.tag([r["text"] for r in chunk])
-                self.emit([output_row(row, p.labels, p.scores, self.tagger.model_tag, self.tagger.label_ids)
+                self.emit([output_row(row, p.labels, p.scores, self.tagger.model_tag, self.tagger.label_ids,
+                                      **self.evidence(row["text"], p.labels))
                            for row, p in zip(chunk, predictions)])
                 progress.update(len(chunk))
         if self.output:

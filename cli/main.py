@@ -1,4 +1,4 @@
-"""The `policy-tagger` command line: label, evaluate, train, export, serve, info, build-base.
+"""The `policy-tagger` command line: label, evaluate, train, export, serve, info, build-base, report.
 Errors are mapped to exit codes here, once: 2 usage or model, 3 input, 1 anything unexpected."""
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import argparse
 import os
 import sys
 
-from policy_tagger.cli import evaluate, info, label, serve, train
+from policy_tagger.cli import evaluate, info, label, report, serve, train
 from policy_tagger.service.errors import PolicyTaggerError, UsageError
 
-COMMANDS = (label, evaluate, train, serve, info)
+COMMANDS = (label, evaluate, train, serve, info, report)
 
 
 def _quiet_libraries() -> None:

@@ -32,6 +32,12 @@ class AsyncTagger:
         probs = await self.batcher.submit(texts)
         return self.tagger.predictions(texts, probs)
 
+    async def evidence(self, texts: list[str], predictions: list[Prediction]) -> list[dict]:
+        """Clause evidence per paragraph, computed on a worker thread (one model call per paragraph)."""
+        from policy_tagger.service.evidence import explain_all
+
+        return await asyncio.to_thread(explain_all, self.tagger, texts, [p.labels for p in predictions])
+
     async def split_document(self, text: str, doc: str) -> list[dict]:
         """Paragraph rows of a document, split on a worker thread: a large document must not hold up
         other requests."""

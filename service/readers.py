@@ -1,5 +1,6 @@
 """Input readers for batch labeling, streaming: rows are read as they are needed, so memory does not grow
-with the input. Documents (.txt, .md: split into paragraphs), JSONL, CSV, Parquet, and stdin."""
+with the input. Documents (.txt, .md, .docx, .pdf, .html: split into paragraphs), JSONL, CSV, Excel, Parquet,
+stdin, and folders of them."""
 from __future__ import annotations
 
 import codecs
@@ -14,6 +15,7 @@ from typing import BinaryIO
 
 from policy_tagger.service.documents import document_rows
 from policy_tagger.service.errors import InputError
+from policy_tagger.service.formats import FORMAT_READERS
 from policy_tagger.service.unicode import unpaired_surrogate
 
 DOCUMENT_SUFFIXES = {".txt", ".md"}
@@ -184,7 +186,23 @@ def _parquet_items(source: str, binary: BinaryIO) -> Iterator[Item]:
 
 READERS: dict[str, Callable[[str, BinaryIO], Iterator[Item]]] = {
     **dict.fromkeys(DOCUMENT_SUFFIXES, _document_items), ".jsonl": _jsonl_items, ".csv": _csv_items,
-    ".parquet": _parquet_items}
+    ".parquet": _parquet_items, **FORMAT_READERS}
+
+
+def expand_folders(sources: Iterable[str]) -> Iterator[str]:
+    """Each input as given, except a folder: every file of a supported type under it, sorted by path
+    (hidden files and folders left out)."""
+    for source in sources:
+        path = Path(source)
+        if source == "-" or not path.is_dir():
+            yield source
+            continue
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in READERS
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        if not found:
+            raise InputError(f"{source}: a folder with no file to label in it (supported: "
+                             f"{', '.join(sorted(READERS))})")
+        yield from map(str, found)
 
 
 def reader_for(source: str, binary: BinaryIO) -> tuple[Callable[[str, BinaryIO], Iterator[Item]], BinaryIO]:
@@ -231,7 +249,7 @@ def source_items(source: str) -> Iterator[Item]:
 def iter_rows(sources: Iterable[str], skip_bad: bool, on_skip: Callable[[BadRow], None]) -> Iterator[dict]:
     """Every good input row, in order. A bad row stops the run with its file and line (InputError), or with
     skip_bad is handed to on_skip and passed over."""
-    for source in sources:
+    for source in expand_folders(sources):
         for where, row in source_items(source):
             if isinstance(row, InputError):
                 if not skip_bad:

@@ -135,11 +135,11 @@ def test_unusable_csv_files(capsys, tiny_model, tmp_path, content, message):
 def test_missing_folder_and_unknown_inputs(capsys, tiny_model, tmp_path):
     code, _, err = run(capsys, tmp_path / "nope.jsonl", "--model", tiny_model)
     assert code == InputError.exit_code and "no such file" in err
-    (tmp_path / "x.pdf").write_bytes(b"%PDF")
-    code, _, err = run(capsys, tmp_path / "x.pdf", "--model", tiny_model)
-    assert code == InputError.exit_code and "unknown input type '.pdf'" in err
+    (tmp_path / "x.doc").write_bytes(b"\xd0\xcf\x11\xe0")
+    code, _, err = run(capsys, tmp_path / "x.doc", "--model", tiny_model)
+    assert code == InputError.exit_code and "unknown input type '.doc'" in err
     code, _, err = run(capsys, tmp_path, "--model", tiny_model)
-    assert code == InputError.exit_code and "is a folder" in err
+    assert code == InputError.exit_code and "a folder with no file to label" in err
 
 
 def test_missing_model_names_the_build_command(capsys, tmp_path, write_jsonl):

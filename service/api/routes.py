@@ -16,6 +16,8 @@ from policy_tagger.service.api.schemas import (
     ParagraphIn,
     Row,
 )
+from policy_tagger.service.async_tagger import AsyncTagger
+from policy_tagger.service.predictor import Prediction
 from policy_tagger.service.settings import Settings
 from policy_tagger.service.unicode import unpaired_surrogate
 
@@ -65,6 +67,13 @@ def check_document(body: DocumentRequest, settings: Settings) -> None:
         raise ApiError(413, "too_many_lines", f"the document has {lines} lines; at most {settings.max_lines}")
 
 
+async def evidence_of(tagger: AsyncTagger, texts: list[str], predictions: list[Prediction],
+                      wanted: bool) -> list[dict | None]:
+    if not wanted:
+        return [None] * len(texts)
+    return list(await tagger.evidence(texts, predictions))
+
+
 @router.post("/v1/classify", response_model=ClassifyResponse, response_model_exclude_none=True,
              responses=ERRORS, dependencies=[Depends(paragraph_count_within_limit)])
 async def classify(body: ClassifyRequest, tagger: TaggerDep, settings: SettingsDep,
@@ -73,8 +82,10 @@ async def classify(body: ClassifyRequest, tagger: TaggerDep, settings: SettingsD
     check_paragraphs(items, settings)
     predictions = await tagger.classify([item.text for item in items])
     metrics.paragraphs.inc(len(items))
+    evidence = await evidence_of(tagger, [item.text for item in items], predictions, body.evidence)
     rows = [Row(id=item.id if item.id is not None else str(i), text=item.text, labels=p.labels,
-                scores=p.scores, model=tagger.model_tag) for i, (item, p) in enumerate(zip(items, predictions))]
+                scores=p.scores, model=tagger.model_tag, evidence=e)
+            for i, (item, p, e) in enumerate(zip(items, predictions, evidence))]
     return ClassifyResponse(model=tagger.model_tag, results=rows)
 
 
@@ -88,8 +99,9 @@ async def classify_document(body: DocumentRequest, tagger: TaggerDep, settings: 
         check_paragraphs([ParagraphIn(text=p["text"]) for p in paragraphs], settings, "document paragraph")
     predictions = await tagger.classify([p["text"] for p in paragraphs]) if paragraphs else []
     metrics.paragraphs.inc(len(paragraphs))
-    rows = [Row(**p, labels=pred.labels, scores=pred.scores, model=tagger.model_tag)
-            for p, pred in zip(paragraphs, predictions)]
+    evidence = await evidence_of(tagger, [p["text"] for p in paragraphs], predictions, body.evidence)
+    rows = [Row(**p, labels=pred.labels, scores=pred.scores, model=tagger.model_tag, evidence=e)
+            for p, pred, e in zip(paragraphs, predictions, evidence)]
     counts = {label: sum(label in r.labels for r in rows) for label in tagger.tagger.label_ids}
     summary = DocumentSummary(paragraphs=len(rows), labels=[label for label, c in counts.items() if c],
                               label_counts=counts)

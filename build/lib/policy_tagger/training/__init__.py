@@ -1,1 +1,0 @@
-"""Building the base encoder, fine-tuning, and evaluation for policy-tagger."""

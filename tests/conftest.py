@@ -47,3 +47,18 @@ def write_jsonl(tmp_path):
                                 for r in rows), encoding="utf-8")
         return path
     return write
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium (bench/headless.py), quit after the test; the test is skipped where none is installed."""
+    from headless import BrowserMissing, chromium
+
+    try:
+        driver = chromium()
+    except BrowserMissing as exc:
+        pytest.skip(str(exc))
+    try:
+        yield driver
+    finally:
+        driver.quit()

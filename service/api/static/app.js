@@ -182,7 +182,9 @@ function highlighted(text, evidence) {
   const cover = chars.map(() => []);
   for (const [label, clauses] of Object.entries(evidence)) {
     for (const clause of clauses) {
-      for (let i = clause.start; i < clause.end && i < chars.length; i++) cover[i].push([label, clause.weight]);
+      for (let i = clause.start; i < clause.end && i < chars.length; i++) {
+        cover[i].push([label, clause.weight, clause.start]);
+      }
     }
   }
   const parts = [];
@@ -195,8 +197,9 @@ function highlighted(text, evidence) {
   return parts;
 }
 
+// One mark per clause: two neighbouring clauses of the same label stay apart, each with its own weight.
 function sameCover(a, b) {
-  return a.length === b.length && a.every(([label], k) => label === b[k][0]);
+  return a.length === b.length && a.every(([label, , start], k) => label === b[k][0] && start === b[k][2]);
 }
 
 function segment(text, cover) {

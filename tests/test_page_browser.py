@@ -44,6 +44,7 @@ def test_pasted_seed_document_shows_labels_evidence_summary_and_downloads(tiny_m
     with local_server(tiny_model, tmp_path / "server.log") as (_, base):
         browser.get(base + "/")
         wait_for_labels(browser)
+        assert not browser.find_element("id", "api-key").is_displayed()  # this server has no keys
         browser.execute_script(CAPTURE_DOWNLOADS)
         shown = paste_and_tag(browser, text)
         assert len(shown) == len(expected) and not browser.find_element("id", "error").is_displayed()

@@ -3,6 +3,7 @@
 "use strict";
 
 const KEY_STORE = "policy-tagger-api-key";
+const WEAK_SHARE = 0.25; // clauses under this share of a label's strongest are underlined, not filled: less noise
 const state = { labels: [], names: {}, rows: [], doc: "", model: "" };
 const $ = (id) => document.getElementById(id);
 
@@ -181,10 +182,10 @@ function highlighted(text, evidence) {
   const chars = Array.from(text);
   const cover = chars.map(() => []);
   for (const [label, clauses] of Object.entries(evidence)) {
+    const top = Math.max(...clauses.map((c) => c.weight));
     for (const clause of clauses) {
-      for (let i = clause.start; i < clause.end && i < chars.length; i++) {
-        cover[i].push([label, clause.weight, clause.start]);
-      }
+      const entry = { label, weight: clause.weight, start: clause.start, weak: clause.weight < WEAK_SHARE * top };
+      for (let i = clause.start; i < clause.end && i < chars.length; i++) cover[i].push(entry);
     }
   }
   const parts = [];
@@ -199,14 +200,15 @@ function highlighted(text, evidence) {
 
 // One mark per clause: two neighbouring clauses of the same label stay apart, each with its own weight.
 function sameCover(a, b) {
-  return a.length === b.length && a.every(([label, , start], k) => label === b[k][0] && start === b[k][2]);
+  return a.length === b.length && a.every((entry, k) => entry === b[k]);
 }
 
 function segment(text, cover) {
   if (!cover.length) return document.createTextNode(text);
-  const title = cover.map(([label, weight]) => `${labelTitle(label)} (${weight.toFixed(2)})`).join("; ");
-  return el("mark", { className: `l-${cover[0][0]}`, title, "data-labels": cover.map(([l]) => l).join(" ") },
-    text);
+  const title = cover.map((e) => `${labelTitle(e.label)} (${e.weight.toFixed(2)})`).join("; ");
+  const strong = cover.find((e) => !e.weak);
+  const className = strong ? `l-${strong.label}` : `l-${cover[0].label} weak`;
+  return el("mark", { className, title, "data-labels": cover.map((e) => e.label).join(" ") }, text);
 }
 
 const FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r"]; // as the CLI's CSV writer: shown as text, not run

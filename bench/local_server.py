@@ -27,13 +27,14 @@ def memory_mb(pid: int, field: str = "VmRSS") -> float:
 
 
 @contextmanager
-def local_server(model: Path, log: Path, ready_within_s: float = 120.0):
+def local_server(model: Path, log: Path, ready_within_s: float = 120.0, args: tuple[str, ...] = ()):
     """Yields (process, base URL) once /readyz answers, and stops the server afterwards. Its output goes to
-    ``log``: a file, not a pipe, which the server would block on once nobody reads it."""
+    ``log``: a file, not a pipe, which the server would block on once nobody reads it. ``args``: more options
+    for ``serve``."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:
-        server = subprocess.Popen([str(EXE), "serve", "--model", str(model), "--port", str(port)],
+        server = subprocess.Popen([str(EXE), "serve", "--model", str(model), "--port", str(port), *args],
                                   stdout=out, stderr=subprocess.STDOUT)
         try:
             _wait_until_ready(server, base, ready_within_s, log)

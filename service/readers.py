@@ -246,6 +246,18 @@ def source_items(source: str) -> Iterator[Item]:
             binary.close()
 
 
+def upload_rows(name: str, data: bytes) -> list[dict]:
+    """Every row of one uploaded file, read as `label` reads a file of that name (documents split into
+    paragraphs with sections, region and year); the first bad row raises its InputError."""
+    read, stream = reader_for(name, io.BytesIO(data))
+    rows = []
+    for where, row in read(name, stream):
+        if isinstance(row, InputError):
+            raise row
+        rows.append(check_row(row, where))
+    return rows
+
+
 def iter_rows(sources: Iterable[str], skip_bad: bool, on_skip: Callable[[BadRow], None]) -> Iterator[dict]:
     """Every good input row, in order. A bad row stops the run with its file and line (InputError), or with
     skip_bad is handed to on_skip and passed over."""

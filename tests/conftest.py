@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,21 @@ def write_jsonl(tmp_path):
                                 for r in rows), encoding="utf-8")
         return path
     return write
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium (bench/headless.py), quit after the test. Where none is installed the test is skipped,
+    except under .ci/run (POLICY_TAGGER_REQUIRE_BROWSER=1), where that fails it."""
+    from headless import BrowserMissing, chromium
+
+    try:
+        driver = chromium()
+    except BrowserMissing as exc:
+        if os.environ.get("POLICY_TAGGER_REQUIRE_BROWSER"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -23,6 +23,7 @@ def api_schema(tagger):
 
 
 @pytest.mark.parametrize("path,method", [("/v1/classify", "POST"), ("/v1/classify-document", "POST"),
+                                         ("/v1/classify-file", "POST"),
                                          ("/v1/labels", "GET"), ("/healthz", "GET"), ("/readyz", "GET")])
 def test_api_never_fails_on_any_request(api_schema, path, method):
     @given(api_schema[path][method].as_strategy())

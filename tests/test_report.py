@@ -3,10 +3,10 @@
 import csv
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+from headless import console_errors
 
 from policy_tagger.cli.main import main
 from policy_tagger.service.errors import UsageError
@@ -49,51 +49,30 @@ def test_by_a_field_no_row_has_is_a_usage_error(capsys, tiny_model, tmp_path):
     assert code == UsageError.exit_code and "--by county" in capsys.readouterr().err
 
 
-def _browser():
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip("needs chromium and chromedriver: run .ci/browser")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2000",
-                 "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(driver), options=options)
-
-
-def test_page_renders_offline_in_a_real_browser(report):
+def test_page_renders_offline_in_a_real_browser(report, browser):
     from selenium.webdriver.common.by import By
 
-    browser = _browser()
-    try:
-        browser.execute_cdp_cmd("Network.enable", {})
-        browser.execute_cdp_cmd("Network.emulateNetworkConditions", {
-            "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
-        browser.get((report / "index.html").as_uri())
-        headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
-        assert headings[:4] == ["Label shares overall", "Documents", "Label share by group",
-                                "Most confident paragraphs per label"]
-        images = browser.find_elements(By.CSS_SELECTOR, "img.chart")
-        assert len(images) == 3  # overall, by region, by year
-        assert all(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 100
-                   for img in images)
-        documents = browser.find_elements(By.CSS_SELECTOR, "#documents tr.document")
-        assert [row.find_element(By.TAG_NAME, "td").text for row in documents] == [
-            str(ROOT / "seeds" / p.name) for p in SEEDS]
-        summary = list(csv.DictReader(open(report / "summary.csv", encoding="utf-8", newline="")))
-        cells = [[td.text for td in row.find_elements(By.TAG_NAME, "td")] for row in documents]
-        assert [c[3] for c in cells] == [s["paragraphs"] for s in summary]
-        assert browser.find_elements(By.CSS_SELECTOR, "tr.evidence mark")  # evidence is highlighted
-        errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-        assert errors == []
-        height = browser.execute_script("return document.body.scrollHeight")
-        browser.set_window_size(1280, min(height + 100, 8000))
-        shots = Path(os.environ.get("POLICY_TAGGER_SCREENSHOTS", report))
-        shots.mkdir(parents=True, exist_ok=True)
-        assert browser.save_screenshot(str(shots / "report-screenshot.png"))
-    finally:
-        browser.quit()
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    browser.get((report / "index.html").as_uri())
+    headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
+    assert headings[:4] == ["Label shares overall", "Documents", "Label share by group",
+                            "Most confident paragraphs per label"]
+    images = browser.find_elements(By.CSS_SELECTOR, "img.chart")
+    assert len(images) == 3  # overall, by region, by year
+    assert all(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 100
+               for img in images)
+    documents = browser.find_elements(By.CSS_SELECTOR, "#documents tr.document")
+    assert [row.find_element(By.TAG_NAME, "td").text for row in documents] == [
+        str(ROOT / "seeds" / p.name) for p in SEEDS]
+    summary = list(csv.DictReader(open(report / "summary.csv", encoding="utf-8", newline="")))
+    cells = [[td.text for td in row.find_elements(By.TAG_NAME, "td")] for row in documents]
+    assert [c[3] for c in cells] == [s["paragraphs"] for s in summary]
+    assert browser.find_elements(By.CSS_SELECTOR, "tr.evidence mark")  # evidence is highlighted
+    assert console_errors(browser) == []
+    height = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1280, min(height + 100, 8000))
+    shots = Path(os.environ.get("POLICY_TAGGER_SCREENSHOTS", report))
+    shots.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(shots / "report-screenshot.png"))

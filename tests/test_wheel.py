@@ -52,3 +52,11 @@ def test_without_a_model_it_names_every_place_it_looked(installed, tmp_path):
 def test_training_asks_for_the_training_extra(installed, tmp_path):
     done = run(installed, "train", "--train-file", "x.jsonl", cwd=tmp_path)
     assert done.returncode == 2 and "pip install 'policy-tagger[train]'" in done.stderr
+
+
+def test_the_wheel_ships_the_web_page_and_can_take_uploads(installed, tmp_path):
+    probe = subprocess.run([str(installed / "python"), "-c", "import importlib.resources as r, multipart; "
+                            "d = r.files('policy_tagger.service.api') / 'static'; "
+                            "print(*sorted(p.name for p in d.iterdir()))"], capture_output=True, text=True, cwd=tmp_path)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split() == ["app.js", "index.html", "style.css"]

@@ -11,6 +11,7 @@ from policy_tagger.service import __version__
 from policy_tagger.service.api.handlers import add_handlers
 from policy_tagger.service.api.metrics import Metrics
 from policy_tagger.service.api.middleware import RequestContext
+from policy_tagger.service.api.page import add_page
 from policy_tagger.service.api.routes import router
 from policy_tagger.service.async_tagger import AsyncTagger
 from policy_tagger.service.batching import MicroBatcher
@@ -37,4 +38,5 @@ def create_app(tagger: Tagger, settings: Settings | None = None, batcher: MicroB
                            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"])
     add_handlers(app)
     app.include_router(router)
+    add_page(app)
     return app

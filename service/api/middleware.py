@@ -16,7 +16,8 @@ from policy_tagger.service.api.metrics import Metrics
 from policy_tagger.service.settings import Settings
 
 log = logging.getLogger("policy_tagger.api")
-OPEN_PATHS = {"/healthz", "/readyz", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+OPEN_PATHS = {"/", "/healthz", "/readyz", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+OPEN_PREFIXES = ("/static/",)  # the web page's files: the page asks for the key, so it must load without one
 MAX_REQUEST_ID_BYTES = 200
 
 
@@ -51,7 +52,8 @@ class RequestContext:
         self.app, self.settings, self.metrics = app, settings, metrics
 
     def refusal(self, scope: Scope, request_id: str) -> ASGIApp | None:
-        if (self.settings.api_keys and scope["path"] not in OPEN_PATHS
+        path = scope["path"]
+        if (self.settings.api_keys and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES)
                 and not key_accepted(self.settings, presented_key(scope))):
             return error_response(401, "unauthorized", "send a valid API key as 'Authorization: Bearer KEY' or "
                                   "'X-API-Key: KEY'", request_id, {"WWW-Authenticate": "Bearer"})

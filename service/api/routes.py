@@ -1,11 +1,16 @@
 """The endpoints. They check limits and translate between HTTP bodies and the tagger; the tagger does the work."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+import asyncio
+from pathlib import PurePath
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from policy_tagger.service.api.deps import MetricsDep, SettingsDep, TaggerDep
 from policy_tagger.service.api.handlers import ApiError
+from policy_tagger.service.api.metrics import Metrics
 from policy_tagger.service.api.schemas import (
     ClassifyRequest,
     ClassifyResponse,
@@ -18,10 +23,14 @@ from policy_tagger.service.api.schemas import (
 )
 from policy_tagger.service.async_tagger import AsyncTagger
 from policy_tagger.service.predictor import Prediction
+from policy_tagger.service.readers import READERS, upload_rows
 from policy_tagger.service.settings import Settings
 from policy_tagger.service.unicode import unpaired_surrogate
 
 ERRORS: dict[int | str, dict] = {status: {"model": ErrorResponse} for status in (401, 413, 422, 503)}
+FILE_ERRORS: dict[int | str, dict] = {**ERRORS, 415: {"model": ErrorResponse}}
+TABLE_SUFFIXES = {".jsonl", ".csv", ".xlsx", ".parquet"}  # rows with a `text` column, not one document
+DOCUMENT_FIELDS = ("id", "doc", "paragraph", "section", "region", "year", "text")
 
 
 async def paragraph_count_within_limit(request: Request, settings: SettingsDep) -> None:
@@ -89,23 +98,60 @@ async def classify(body: ClassifyRequest, tagger: TaggerDep, settings: SettingsD
     return ClassifyResponse(model=tagger.model_tag, results=rows)
 
 
+async def document_response(paragraphs: list[dict], evidence: bool, tagger: AsyncTagger, settings: Settings,
+                            metrics: Metrics) -> DocumentResponse:
+    """Tags a document's paragraph rows and counts the labels: the same for a pasted text and a file."""
+    if paragraphs:
+        check_paragraphs([ParagraphIn(text=p["text"]) for p in paragraphs], settings, "document paragraph")
+    predictions = await tagger.classify([p["text"] for p in paragraphs]) if paragraphs else []
+    metrics.paragraphs.inc(len(paragraphs))
+    clauses = await evidence_of(tagger, [p["text"] for p in paragraphs], predictions, evidence)
+    rows = [Row(**p, labels=pred.labels, scores=pred.scores, model=tagger.model_tag, evidence=e)
+            for p, pred, e in zip(paragraphs, predictions, clauses)]
+    counts = {label: sum(label in r.labels for r in rows) for label in tagger.tagger.label_ids}
+    summary = DocumentSummary(paragraphs=len(rows), labels=[label for label, c in counts.items() if c],
+                              label_counts=counts)
+    return DocumentResponse(model=tagger.model_tag, results=rows, summary=summary)
+
+
 @router.post("/v1/classify-document", response_model=DocumentResponse, response_model_exclude_none=True,
              responses=ERRORS)
 async def classify_document(body: DocumentRequest, tagger: TaggerDep, settings: SettingsDep,
                             metrics: MetricsDep) -> DocumentResponse:
     check_document(body, settings)
     paragraphs = await tagger.split_document(body.text, body.id or "document")
-    if paragraphs:
-        check_paragraphs([ParagraphIn(text=p["text"]) for p in paragraphs], settings, "document paragraph")
-    predictions = await tagger.classify([p["text"] for p in paragraphs]) if paragraphs else []
-    metrics.paragraphs.inc(len(paragraphs))
-    evidence = await evidence_of(tagger, [p["text"] for p in paragraphs], predictions, body.evidence)
-    rows = [Row(**p, labels=pred.labels, scores=pred.scores, model=tagger.model_tag, evidence=e)
-            for p, pred, e in zip(paragraphs, predictions, evidence)]
-    counts = {label: sum(label in r.labels for r in rows) for label in tagger.tagger.label_ids}
-    summary = DocumentSummary(paragraphs=len(rows), labels=[label for label, c in counts.items() if c],
-                              label_counts=counts)
-    return DocumentResponse(model=tagger.model_tag, results=rows, summary=summary)
+    return await document_response(paragraphs, body.evidence, tagger, settings, metrics)
+
+
+def file_paragraphs(name: str, data: bytes) -> list[dict]:
+    """The upload's rows as `label` reads a file of that name. A table's own columns are not sent back
+    (they could be anything); its rows get `id`, `text` and the file's name as `doc`."""
+    rows = upload_rows(name, data)
+    if PurePath(name).suffix.lower() in TABLE_SUFFIXES:
+        return [{"id": str(row["id"]), "doc": name, "text": row["text"]} for row in rows]
+    return [{field: row[field] for field in DOCUMENT_FIELDS if field in row} for row in rows]
+
+
+@router.post("/v1/classify-file", response_model=DocumentResponse, response_model_exclude_none=True,
+             responses=FILE_ERRORS)
+async def classify_file(
+        file: Annotated[UploadFile, File(description="a document (.txt, .md, .docx, .pdf with a text layer, "
+                                                     ".html, .htm) or a table with a `text` column (.csv, "
+                                                     ".jsonl, .xlsx, .parquet)")],
+        tagger: TaggerDep, settings: SettingsDep, metrics: MetricsDep,
+        evidence: Annotated[bool, Form(description="add `evidence` to each row")] = False) -> DocumentResponse:
+    """A file, read as `policy-tagger label` reads it: per-paragraph rows (`doc` is the file's name) and a
+    summary, as from /v1/classify-document. The body-size, paragraph and character limits apply."""
+    name = PurePath(file.filename or "").name
+    suffix = PurePath(name).suffix.lower()
+    if suffix not in READERS:
+        raise ApiError(415, "unsupported_file_type", f"{name or 'the file'}: cannot read '{suffix or '(none)'}' "
+                       f"files; send one of {', '.join(sorted(READERS))}")
+    data = await file.read()
+    paragraphs = await asyncio.to_thread(file_paragraphs, name, data)  # PDF and Word parsing take a while
+    if not paragraphs:
+        raise ApiError(422, "empty_text", f"{name}: no paragraphs of text found in this file")
+    return await document_response(paragraphs, evidence, tagger, settings, metrics)
 
 
 @router.get("/v1/labels")

@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[train,test,lint,documents]"
+	$(BIN)/pip install --quiet -e ".[train,test,lint,documents,annotate]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -7,10 +7,10 @@ import argparse
 import os
 import sys
 
-from policy_tagger.cli import evaluate, info, label, report, select, serve, train
+from policy_tagger.cli import evaluate, info, label, labelstudio, report, select, serve, train
 from policy_tagger.service.errors import PolicyTaggerError, UsageError
 
-COMMANDS = (label, evaluate, train, serve, info, report, select)
+COMMANDS = (label, evaluate, train, serve, info, report, select, labelstudio)
 
 
 def _quiet_libraries() -> None:

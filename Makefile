@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 REAL_DEV := ../shared/realdev/real-dev.jsonl
 EVALUATE_REAL = if [ -f $(REAL_DEV) ]; then $(BIN)/policy-tagger evaluate --model $(MODEL) --data $(REAL_DEV) --report reports/real-dev; fi
 
-.PHONY: install demo test lint model evaluate serve bench layers docker docker-smoke clean
+.PHONY: install demo test lint model evaluate serve bench bench-al layers docker docker-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ serve: $(MODEL)/policy_tagger.json
 
 bench: $(MODEL)/policy_tagger.json
 	$(BIN)/python bench/bench.py --model $(MODEL)
+
+# Active learning, simulated with a stand-in model (see the script); embeds ~4,100 paragraphs once.
+bench-al: $(STAMP)
+	nice -n 10 $(BIN)/python bench/active_learning.py
 
 layers: $(STAMP)
 	$(BIN)/python bench/layers.py

@@ -1,4 +1,5 @@
-"""The `policy-tagger` command line: label, evaluate, train, export, serve, info, build-base, report.
+"""The `policy-tagger` command line: label, evaluate, train, export, serve, info, build-base, report, select,
+labelstudio.
 Errors are mapped to exit codes here, once: 2 usage or model, 3 input, 1 anything unexpected."""
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import argparse
 import os
 import sys
 
-from policy_tagger.cli import evaluate, info, label, report, serve, train
+from policy_tagger.cli import evaluate, info, label, labelstudio, report, select, serve, train
 from policy_tagger.service.errors import PolicyTaggerError, UsageError
 
-COMMANDS = (label, evaluate, train, serve, info, report)
+COMMANDS = (label, evaluate, train, serve, info, report, select, labelstudio)
 
 
 def _quiet_libraries() -> None:

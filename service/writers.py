@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import BinaryIO, TextIO
 
 RESULT_FIELDS = ("labels", "scores", "model", "evidence")
@@ -121,4 +123,15 @@ def write_parquet(rows: Rows, label_ids: list[str], out: BinaryIO) -> int:
             count += len(batch)
         if not count:
             writer.write_table(schema.empty_table())
+    return count
+
+
+def write_jsonl_file(rows: Iterable[dict], path: Path) -> int:
+    """The whole file or nothing: written beside the target and renamed into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.parent / f".{path.name}.partial"
+    with open(partial, "w", encoding="utf-8") as out:
+        count = write_jsonl(rows, out)
+    os.replace(partial, path)
     return count

@@ -113,6 +113,15 @@ def draft_card(config: TrainConfig, base_path: str, labels: list, layers: int, d
                      thresholds={label.id: SELECTION_THRESHOLD for label in labels}, max_length=config.max_length)
 
 
+def added_data(added: dict[Path, list[dict]]) -> dict[str, str]:
+    """The card's data fields for each added file: its sha256 and how many paragraphs it gave."""
+    fields = {}
+    for path, rows in added.items():
+        fields[f"added_sha256:{path}"] = sha256_file(path)
+        fields[f"added_paragraphs:{path}"] = str(len(rows))
+    return fields
+
+
 class DevScorer:
     """Scores the dev split through a Tagger around the model being trained."""
 
@@ -142,8 +151,9 @@ def train(config: TrainConfig, out_dir: Path, added_files: tuple[Path, ...] = ()
     label_ids = [label.id for label in labels]
     train_file, dev_file = Path(config.train_file or corpus_file("train")), Path(config.dev_file or corpus_file("dev"))
     train_rows = read_labelled(train_file, label_ids)
-    for extra in added_files:
-        train_rows += read_labelled(extra, label_ids)
+    added = {Path(extra): read_labelled(extra, label_ids) for extra in added_files}
+    for rows in added.values():
+        train_rows += rows
     dev_rows = read_labelled(dev_file, label_ids)
     base_path = resolve_base(config.base)
     tokenizer = AutoTokenizer.from_pretrained(base_path)
@@ -202,10 +212,11 @@ def train(config: TrainConfig, out_dir: Path, added_files: tuple[Path, ...] = ()
     tokenizer.save_pretrained(out_dir)
     card.data = {"train_sha256": sha256_file(train_file), "dev_sha256": sha256_file(dev_file),
                  "train_paragraphs": str(len(train_rows)), "dev_paragraphs": str(len(dev_rows)),
-                 **{f"added_sha256:{Path(f).name}": sha256_file(Path(f)) for f in added_files}}
+                 **added_data(added)}
     card.training = {**{k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
                      "train_file": str(train_file), "dev_file": str(dev_file),
-                     "added_files": [str(f) for f in added_files], "layers": layers, "best_epoch": best["epoch"],
+                     "added_files": [{"file": str(f), "rows": len(rows), "sha256": sha256_file(f)}
+                                     for f, rows in added.items()], "layers": layers, "best_epoch": best["epoch"],
                      "dev_curve": curve, "steps": step, "seconds": round(time.perf_counter() - started, 1),
                      "torch_threads": torch.get_num_threads()}
     card.save(out_dir)

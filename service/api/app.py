@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from policy_tagger.service import __version__
+from policy_tagger.service.api import labelstudio
 from policy_tagger.service.api.handlers import add_handlers
 from policy_tagger.service.api.metrics import Metrics
 from policy_tagger.service.api.middleware import RequestContext
@@ -39,4 +40,5 @@ def create_app(tagger: Tagger, settings: Settings | None = None, batcher: MicroB
     add_handlers(app)
     app.include_router(router)
     add_page(app)
+    app.include_router(labelstudio.router)
     return app

@@ -2,6 +2,8 @@
 Plain ASGI rather than @app.middleware("http"), whose wrapping cost about 1 ms per request."""
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import json
 import logging
@@ -35,9 +37,16 @@ def request_id_of(scope: Scope) -> tuple[str, bytes]:
 
 
 def presented_key(scope: Scope) -> str:
+    """Bearer KEY, X-API-Key: KEY, or Basic auth with KEY as the password (any user name): Label Studio's
+    ML-backend settings can only send Basic auth."""
     auth = (_header(scope, b"authorization") or b"").decode("latin-1")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
+    if auth.lower().startswith("basic "):
+        try:
+            return base64.b64decode(auth[6:].strip(), validate=True).decode("latin-1").partition(":")[2]
+        except (binascii.Error, ValueError):
+            return ""
     return (_header(scope, b"x-api-key") or b"").decode("latin-1")
 
 
@@ -55,8 +64,9 @@ class RequestContext:
         path = scope["path"]
         if (self.settings.api_keys and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES)
                 and not key_accepted(self.settings, presented_key(scope))):
-            return error_response(401, "unauthorized", "send a valid API key as 'Authorization: Bearer KEY' or "
-                                  "'X-API-Key: KEY'", request_id, {"WWW-Authenticate": "Bearer"})
+            return error_response(401, "unauthorized", "send a valid API key as 'Authorization: Bearer KEY', "
+                                  "'X-API-Key: KEY' or Basic auth with KEY as the password", request_id,
+                                  {"WWW-Authenticate": "Bearer"})
         length = (_header(scope, b"content-length") or b"").decode("latin-1")
         if length.isdigit() and int(length) > self.settings.max_body_bytes:
             return error_response(413, "body_too_large", f"{length} bytes; at most {self.settings.max_body_bytes}",

@@ -8,13 +8,13 @@ STAMP := $(VENV)/.installed
 REAL_DEV := ../shared/realdev/real-dev.jsonl
 EVALUATE_REAL = if [ -f $(REAL_DEV) ]; then $(BIN)/policy-tagger evaluate --model $(MODEL) --data $(REAL_DEV) --report reports/real-dev; fi
 
-.PHONY: install demo test lint model evaluate serve bench layers docker docker-smoke clean
+.PHONY: install demo test lint model evaluate serve bench bench-scale layers docker docker-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[train,test,lint,documents]"
+	$(BIN)/pip install --quiet -e ".[train,test,lint,documents,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -47,6 +47,10 @@ serve: $(MODEL)/policy_tagger.json
 
 bench: $(MODEL)/policy_tagger.json
 	$(BIN)/python bench/bench.py --model $(MODEL)
+
+# 10,000 and 200,000 rows through `label` (peak memory, paragraphs/s), and Ray beside the local engine.
+bench-scale: $(MODEL)/policy_tagger.json
+	nice -n 10 $(BIN)/python bench/scale.py --model $(MODEL)
 
 layers: $(STAMP)
 	$(BIN)/python bench/layers.py

@@ -1,35 +1,39 @@
 """`label --engine ray`: the same rows as the local engine, tagged by a pool of Ray actors and written as a
 folder of parts, on this machine or on a Ray cluster.
 
-Every input becomes rows of one shape, ``{"source", "kind", "record"}``, so that files of different formats and
-columns can share one dataset: ``record`` is a raw JSONL line (kind "jsonl"; parsed in the actor, so that one
-malformed line is reported instead of failing the whole read, as pyarrow's JSON reader would), a row as JSON
-(kind "row": CSV, Parquet, and documents segmented here on the driver), or the message of a row that could
-not be read (kind "bad"). Each actor loads the model once and turns a batch of records into output rows or
-error rows; a datasink writes them into ``part-NNNNN.jsonl`` (or ``.parquet``) and ``errors-NNNNN.jsonl``."""
+Ray reads the files (``read_binary_files``, one task per file; Parquet with ``read_parquet``, by row group) and
+the project's own readers parse them on the workers, so that rows, ids (FILE:LINE), checks and messages are the
+local engine's. Every input row becomes a record ``{"kind", "record"}``: a good row as JSON (kind "row") or a bad
+one (kind "bad": where, id, error), one shape for files of any format and columns. Each actor loads the model
+once and tags the good rows of a batch; a datasink writes them into ``part-NNNNN.jsonl`` (or ``.parquet``) and
+the bad rows into ``errors-NNNNN.jsonl``. A malformed row or file is reported there, never fails the job."""
 from __future__ import annotations
 
-import csv
 import hashlib
+import io
 import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from policy_tagger.service.errors import InputError, UsageError
 
-RAY_READERS = (".jsonl", ".csv", ".parquet")  # read by Ray itself, in parallel; everything else is read here
-ACTOR_CPUS = 1  # one ONNX thread per actor: on 2 cores two 1-thread actors beat one 2-thread actor (batches of
-# one model call do not split well over threads; see predictor.OnnxBackend)
+ACTOR_CPUS = 1  # one ONNX thread per actor, as the local engine runs each batch on one thread (predictor.OnnxBackend)
 # Ray's read and write tasks need a CPU slot of their own: with every slot held by an actor, the first read
 # waited forever (seen on 2 CPUs with 2 actors). They mostly wait on files, so one slot is kept for them.
 IO_CPUS = 1
 BATCH_ROWS = 256  # rows per actor call, as the local engine's LABEL_CHUNK
+# Ray keeps a file's rows in one block up to 128 MiB, and a block goes to one actor: 10,000 paragraphs are
+# about 5 MB, so blocks of at most 2 MiB let every actor take part in a file of that size.
+BLOCK_BYTES = 2 << 20
+# ray.shutdown() returns while the local Ray's workers are still exiting (seen: one left a few seconds after the
+# command ended); the command waits this long for them, then ends the rest, so that it leaves none behind.
+SHUTDOWN_WAIT_S = 15
 ERRORS_SHOWN = 20  # bad rows printed on stderr; all of them are in the errors parts
 RAY_MISSING = "--engine ray needs the ray extra: pip install 'policy-tagger[ray]'"
 
@@ -56,41 +60,57 @@ class RayJob:
     counts: dict[str, int] = field(default_factory=lambda: {"read": 0, "wrote": 0, "skipped": 0})
 
 
-# --- what the actors do ---------------------------------------------------------------------------------------
+# --- reading, on the workers ------------------------------------------------------------------------------------
 
-def fallback_id(source: str, record: str) -> str:
-    """Ray reads lines in parallel and cannot number them, so a row without `id` gets one from its content
-    (the local engine's FILE:LINE is not known here): stable across runs, equal for equal lines."""
-    return f"{source}#{hashlib.sha1(record.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+def good(row: dict) -> dict:
+    return {"kind": "row", "record": json.dumps(row, ensure_ascii=False, default=str)}
 
 
-def decode_record(source: str, kind: str, record: str) -> dict | None:
-    """The input row, as the local readers make it; None for a blank JSONL line. InputError when unreadable."""
-    if kind == "bad":
-        raise InputError(record)
-    if kind == "jsonl":
-        if not record.strip():
-            return None
-        try:
-            row = json.loads(record)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise InputError(f"{source}: not valid JSON ({getattr(exc, 'msg', 'nested too deeply')})") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{source}: each line must be a JSON object with a 'text' field")
-        return {"id": row.get("id", fallback_id(source, record)), **row}
-    row = json.loads(record)
-    if source.lower().endswith(".csv"):
-        return {"id": row.get("id") or fallback_id(source, record), **{k: v for k, v in row.items() if k != "id"}}
-    return {**row, "id": row["id"] if row.get("id") is not None else fallback_id(source, record)}
+def bad(where: str, error: str, row_id: object = None) -> dict:
+    return {"kind": "bad", "record": json.dumps({"where": where, "id": row_id, "error": error}, ensure_ascii=False,
+                                                default=str)}
 
 
-def checked(source: str, kind: str, record: str) -> dict | None:
-    """The row, checked as the local engine checks it (text a non-empty string); errors name the row's id."""
+def checked_record(where: str, row: "dict | InputError") -> dict:
     from policy_tagger.service.readers import check_row
 
-    row = decode_record(source, kind, record)
-    return None if row is None else check_row(row, f"{source}: row {row['id']}")
+    if isinstance(row, InputError):
+        return bad(where, str(row))
+    try:
+        return good(check_row(row, where))
+    except InputError as exc:
+        return bad(where, f"{exc} (id {row.get('id')})", row.get("id"))
 
+
+def file_records(file: dict, source: str) -> list[dict]:
+    """Every row of one file (read by Ray as bytes), parsed by the local engine's reader for its type."""
+    from policy_tagger.service.readers import reader_for
+
+    records: list[dict] = []
+    try:
+        read, stream = reader_for(source, io.BytesIO(file["bytes"]))
+        for where, row in read(source, stream):
+            records.append(checked_record(where, row))
+    except InputError as exc:  # the reader cannot go on (an unclosed CSV quote, a broken file): the rows before
+        records.append(bad(source, str(exc)))  # it are kept, the rest is one error row, and the job goes on
+    return records
+
+
+def parquet_id(source: str, row: dict) -> object:
+    """Ray reads row groups in parallel and cannot number the rows, so a Parquet row without `id` gets one from
+    its content (locally it is FILE:row N): stable across runs."""
+    if row.get("id") is not None:
+        return row["id"]
+    return f"{source}#{hashlib.sha1(json.dumps(row, default=str).encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+
+
+def parquet_records(batch: Any, source: str) -> dict[str, list]:
+    records = [checked_record(f"{source}:{row_id}", {**row, "id": row_id})
+               for row in batch.to_pylist() for row_id in [parquet_id(source, row)]]
+    return {"kind": [r["kind"] for r in records], "record": [r["record"] for r in records]}
+
+
+# --- tagging, in the actors -------------------------------------------------------------------------------------
 
 class TagRecords:
     """A Ray actor: loads the Tagger once, then turns batches of records into output or error rows."""
@@ -102,21 +122,11 @@ class TagRecords:
         self.tagger = Tagger.load(Path(model_dir), backend=backend, batch_size=batch_size, threads=threads)
 
     def __call__(self, batch: Any) -> dict[str, list]:
-        good: list[dict] = []
-        out: dict[str, list] = {"kind": [], "line": []}
-        for source, kind, record in zip(*(batch.column(c).to_pylist() for c in ("source", "kind", "record"))):
-            try:
-                row = checked(source, kind, record)
-            except InputError as exc:
-                out["kind"].append("error")
-                out["line"].append(json.dumps({"source": source, "error": str(exc)}, ensure_ascii=False))
-                continue
-            if row is not None:
-                good.append(row)
-        for row in self.tag(good):
-            out["kind"].append("row")
-            out["line"].append(json.dumps(row, ensure_ascii=False))
-        return out
+        kinds, records = batch.column("kind").to_pylist(), batch.column("record").to_pylist()
+        tagged = self.tag([json.loads(r) for k, r in zip(kinds, records) if k == "row"])
+        errors = [r for k, r in zip(kinds, records) if k == "bad"]
+        return {"kind": ["row"] * len(tagged) + ["error"] * len(errors),
+                "line": [json.dumps(row, ensure_ascii=False) for row in tagged] + errors}
 
     def tag(self, rows: list[dict]) -> list[dict]:
         from policy_tagger.service.writers import output_row
@@ -208,45 +218,17 @@ def check_out(out: Path) -> None:
         raise UsageError(f"--out {out}: with --engine ray, --out names a new or empty folder (it gets part files)")
 
 
-def _records(source: str, kind: str, rows: Iterable[dict]) -> Iterator[dict]:
-    for row in rows:
-        yield {"source": source, "kind": kind, "record": json.dumps(row, ensure_ascii=False, default=str)}
-
-
-def csv_dataset(ray: Any, source: str) -> Any:
-    """Every cell as a string, as the local reader keeps them (pyarrow would turn an id "007" into 7)."""
-    import pyarrow.csv as pacsv
-
-    from policy_tagger.service.readers import SNIFF_BYTES, sniff_encoding
-
-    with open(source, "rb") as binary:
-        head = binary.read(SNIFF_BYTES)
-    encoding = "utf8" if sniff_encoding(head) == "utf-8-sig" else "gb18030"
-    header = next(csv.reader(head.decode(encoding.replace("utf8", "utf-8-sig"), "replace").splitlines()), [])
-    if "text" not in header:
-        raise InputError(f"{source}: CSV needs a header row with a 'text' column")
-    return ray.data.read_csv(source, read_options=pacsv.ReadOptions(encoding=encoding),
-                             parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, "string")))
-
-
 def source_dataset(ray: Any, source: str) -> Any:
-    """One input as a dataset of records; documents (and stdin) are read and segmented here, on the driver."""
-    from policy_tagger.service.readers import source_items
+    """One input as a dataset of records; stdin is read here, on the driver."""
+    if source == "-":
+        from policy_tagger.service.readers import source_items
 
-    suffix = Path(source).suffix.lower()
-    if suffix == ".jsonl":
-        lines = ray.data.read_text(source, drop_empty_lines=True)
-        return lines.map_batches(lambda b: {"source": [source] * b.num_rows, "kind": ["jsonl"] * b.num_rows,
-                                            "record": b.column("text").to_pylist()}, batch_format="pyarrow")
-    if suffix in (".csv", ".parquet"):
-        table = csv_dataset(ray, source) if suffix == ".csv" else ray.data.read_parquet(source)
-        return table.map_batches(lambda b: {"source": [source] * b.num_rows, "kind": ["row"] * b.num_rows,
-                                            "record": [json.dumps(r, ensure_ascii=False, default=str)
-                                                       for r in b.to_pylist()]}, batch_format="pyarrow")
-    items = [{"source": where, "kind": "bad", "record": str(row)} if isinstance(row, InputError)
-             else next(_records(source, "row", [row])) for where, row in source_items(source)]
-    return ray.data.from_items(items or [{"source": source, "kind": "bad", "record": f"{source}: no paragraphs"}])
+        return ray.data.from_items([checked_record(where, row) for where, row in source_items(source)] or
+                                   [bad("stdin", "stdin: no rows")])
+    if Path(source).suffix.lower() == ".parquet":
+        return ray.data.read_parquet(source).map_batches(parquet_records, fn_kwargs={"source": source},
+                                                         batch_format="pyarrow")
+    return ray.data.read_binary_files(source).flat_map(file_records, fn_kwargs={"source": source})
 
 
 def start_ray(ray: Any, job: RayJob) -> int:
@@ -261,6 +243,49 @@ def start_ray(ray: Any, job: RayJob) -> int:
     workers = job.workers or available_cores()
     ray.init(num_cpus=workers * ACTOR_CPUS + IO_CPUS, **quiet)
     return workers
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, start time) of every live process, from /proc (Linux; empty elsewhere)."""
+    processes = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":  # a zombie has exited already
+            processes[int(stat.parent.name)] = (int(fields[1]), fields[19])
+    return processes
+
+
+def descendants() -> dict[int, str]:
+    """The processes this one started, and theirs (the local Ray's GCS, raylet and workers), with start times."""
+    processes = _processes()
+    found: dict[int, str] = {}
+    frontier = {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, (parent, _) in processes.items() if parent in frontier and pid not in found}
+        found.update({pid: processes[pid][1] for pid in frontier})
+    return found
+
+
+def wait_for_exit(started: dict[int, str]) -> None:
+    """Waits for these processes to end, then kills those still there (the same pid and start time: never a
+    process that took a freed pid)."""
+    import time
+
+    def alive() -> list[int]:
+        now = _processes()
+        return [pid for pid, start in started.items() if pid in now and now[pid][1] == start]
+
+    deadline = time.monotonic() + SHUTDOWN_WAIT_S
+    while (left := alive()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -280,7 +305,9 @@ def run_job(job: RayJob) -> dict[str, int]:
     previous = signal.signal(signal.SIGTERM, _interrupted)  # a plain SIGTERM would skip ray.shutdown below
     try:
         actors = start_ray(ray, job)
-        ray.data.DataContext.get_current().enable_progress_bars = not job.quiet
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = not job.quiet
+        context.target_max_block_size = BLOCK_BYTES
         logging.getLogger("ray.data").setLevel(logging.WARNING if job.quiet else logging.INFO)
         datasets = [source_dataset(ray, source) for source in sources]
         records = datasets[0].union(*datasets[1:]) if len(datasets) > 1 else datasets[0]
@@ -291,7 +318,9 @@ def run_job(job: RayJob) -> dict[str, int]:
                                    "batch_size": job.batch_size, "threads": ACTOR_CPUS})
         tagged.write_datasink(ray_datasink(parts))
     finally:
+        local_ray = descendants() if not job.address else {}
         ray.shutdown()
+        wait_for_exit(local_ray)
         signal.signal(signal.SIGTERM, previous)
     report_errors(parts, job.out)
     job.counts.update(read=parts.totals["wrote"] + parts.totals["skipped"], **parts.totals)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ BAD_IDS = {"bad-empty", "bad-number"}
 
 
 def ray_pids() -> set[str]:
-    listing = subprocess.run(["ps", "-u", str(__import__("os").getuid()), "-o", "pid=,comm="],
+    listing = subprocess.run(["ps", "-u", str(os.getuid()), "-o", "pid=,comm="],
                              capture_output=True, text=True, check=True).stdout
     return {line.split()[0] for line in listing.splitlines()
             if any(name in line for name in ("raylet", "gcs_server", "ray::"))}
@@ -61,7 +62,7 @@ def runs(tiny_model, inputs, tmp_path_factory) -> dict:
     ray = label(*map(str, inputs), "--model", str(tiny_model), "--engine", "ray", "--workers", "2",
                 "--out", str(work / "parts"))
     local = label(*map(str, inputs), "--model", str(tiny_model), "--skip-bad", "--out", str(work / "local.jsonl"))
-    return {"ray": ray, "local": local, "parts": work / "parts", "local_out": work / "local.jsonl",
+    return {"ray": ray, "local": local, "inputs": inputs, "parts": work / "parts", "local_out": work / "local.jsonl",
             "left_over": ray_pids() - before}
 
 
@@ -84,9 +85,10 @@ def test_ray_rows_equal_the_local_engines(runs):
 def test_bad_rows_are_reported_with_their_id_not_lost(runs):
     errors = read_parts(runs["parts"], "errors")
     assert len(errors) == 3
-    assert all(any(f"row {bad}" in e["error"] for e in errors) for bad in BAD_IDS)
+    assert {e["id"] for e in errors} == BAD_IDS | {None}  # the broken JSON line has no id to give
+    assert sorted(e["where"] for e in errors) == [f"{runs['inputs'][0]}:{n}" for n in (6, 7, 8)]
     assert any("not valid JSON" in e["error"] for e in errors)
-    assert all(f"row {bad}" in runs["ray"].stderr for bad in BAD_IDS)
+    assert all(f"(id {bad})" in runs["ray"].stderr for bad in BAD_IDS)
 
 
 @needs_ray

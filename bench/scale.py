@@ -3,7 +3,8 @@
     python bench/scale.py [--model DIR] [--sizes 10000 200000] [--ray-rows N] [--workers N]
 
 Rows repeat the corpus paragraphs (labels/data/*.jsonl) with distinct ids. Each run is a fresh child process;
-its peak resident memory comes from the kernel (wait4's ru_maxrss) and its rate includes start-up. The memory
+its peak resident memory comes from the kernel (wait4's ru_maxrss), its rate includes start-up, and every
+input row must be in its output. The memory
 rule of issue 11: the peak at the largest size is within 100 MB of the peak at the smallest. With --ray-rows
 (default: the smallest size) the same rows are also labelled with --engine ray on --workers actors; Ray's memory
 is spread over its own processes, so only its rate is shown.
@@ -55,6 +56,24 @@ def measured(command: list[str]) -> dict:
     return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024}  # ru_maxrss is in KiB on Linux
 
 
+def count_rows(out: Path) -> int:
+    """Rows written: the output file's lines, or those of every part in a Ray output folder."""
+    files = sorted(out.glob("part-*.jsonl")) if out.is_dir() else [out]
+    total = 0
+    for file in files:
+        with open(file, "rb") as rows:
+            total += sum(1 for _ in rows)
+    return total
+
+
+def checked(run: dict, out: Path, n: int) -> dict:
+    written = count_rows(out)
+    if written != n:
+        sys.exit(f"{out}: {written} rows written for {n} input rows")
+    shutil.rmtree(out) if out.is_dir() else out.unlink()
+    return run
+
+
 def label_command(model: Path, data: Path, out: Path, *extra: str) -> list[str]:
     return [str(EXE), "label", str(data), "--model", str(model), "--out", str(out), "--quiet", *extra]
 
@@ -71,18 +90,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="policy-tagger-scale-") as work:
         for n in sorted(args.sizes):
             data = write_rows(Path(work) / f"rows-{n}.jsonl", n, texts)
-            run = measured(label_command(args.model, data, Path(work) / f"out-{n}.jsonl"))
+            out = Path(work) / f"out-{n}.jsonl"
+            run = checked(measured(label_command(args.model, data, out)), out, n)
             results.append({"engine": "local", "rows": n, **run, "per_s": n / run["seconds"]})
             data.unlink()
         ray_rows = min(args.sizes) if args.ray_rows is None else args.ray_rows
         if ray_rows:
             data = write_rows(Path(work) / "ray-rows.jsonl", ray_rows, texts)
             if ray_rows not in args.sizes:
-                local = measured(label_command(args.model, data, Path(work) / "local.jsonl"))
+                out = Path(work) / "local.jsonl"
+                local = checked(measured(label_command(args.model, data, out)), out, ray_rows)
                 results.append({"engine": "local", "rows": ray_rows, **local, "per_s": ray_rows / local["seconds"]})
-            ray = measured(label_command(args.model, data, Path(work) / "ray-out", "--engine", "ray",
-                                         "--workers", str(args.workers)))
-            shutil.rmtree(Path(work) / "ray-out")
+            out = Path(work) / "ray-out"
+            ray = checked(measured(label_command(args.model, data, out, "--engine", "ray", "--workers",
+                                                 str(args.workers))), out, ray_rows)
             results.append({"engine": f"ray ({args.workers} actors)", "rows": ray_rows, **ray,
                             "per_s": ray_rows / ray["seconds"], "peak_rss_mb": None})
     report(results, sorted(args.sizes))

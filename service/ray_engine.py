@@ -6,7 +6,7 @@ the project's own readers parse them on the workers, so that rows, ids (FILE:LIN
 local engine's. Every input row becomes a record ``{"kind", "record"}``: a good row as JSON (kind "row") or a bad
 one (kind "bad": where, id, error), one shape for files of any format and columns. Each actor loads the model
 once and tags the good rows of a batch; a datasink writes them into ``part-NNNNN.jsonl`` (or ``.parquet``) and
-the bad rows into ``errors-NNNNN.jsonl``. A malformed row or file is reported there, never fails the job."""
+the bad rows into ``_errors-NNNNN.jsonl``. A malformed row or file is reported there, never fails the job."""
 from __future__ import annotations
 
 import hashlib
@@ -105,7 +105,7 @@ def parquet_id(source: str, row: dict) -> object:
 
 
 def parquet_records(batch: Any, source: str) -> dict[str, list]:
-    records = [checked_record(f"{source}:{row_id}", {**row, "id": row_id})
+    records = [checked_record(source, {**row, "id": row_id})
                for row in batch.to_pylist() for row_id in [parquet_id(source, row)]]
     return {"kind": [r["kind"] for r in records], "record": [r["record"] for r in records]}
 
@@ -137,7 +137,8 @@ class TagRecords:
 
 
 class PartsSink:
-    """Writes each write task's rows to part-NNNNN.jsonl or .parquet and its bad rows to errors-NNNNN.jsonl,
+    """Writes each write task's rows to part-NNNNN.jsonl or .parquet and its bad rows to _errors-NNNNN.jsonl
+    (Parquet and Arrow readers of the folder skip names that start with '_'),
     each through a temporary name and a rename: a retried task replaces its own part, never adds a second."""
 
     def __init__(self, out: str, label_ids: list[str]):
@@ -155,7 +156,7 @@ class PartsSink:
         if rows:
             self._write(f"part-{task_idx:05d}", rows, self.parquet)
         if errors:
-            self._write(f"errors-{task_idx:05d}", errors, parquet=False)
+            self._write(f"_errors-{task_idx:05d}", errors, parquet=False)
         return {"wrote": len(rows), "skipped": len(errors), "errors": errors[:ERRORS_SHOWN]}
 
     def _write(self, stem: str, rows: list[dict], parquet: bool) -> None:
@@ -333,4 +334,4 @@ def report_errors(parts: PartsSink, out: Path) -> None:
     if parts.totals["skipped"] > len(parts.errors):
         print(f"policy-tagger: … {parts.totals['skipped'] - len(parts.errors)} more bad rows", file=sys.stderr)
     if parts.totals["skipped"]:
-        print(f"policy-tagger: every bad row is in {out}/errors-*.jsonl", file=sys.stderr)
+        print(f"policy-tagger: every bad row is in {out}/_errors-*.jsonl", file=sys.stderr)

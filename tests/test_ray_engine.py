@@ -83,7 +83,7 @@ def test_ray_rows_equal_the_local_engines(runs):
 
 @needs_ray
 def test_bad_rows_are_reported_with_their_id_not_lost(runs):
-    errors = read_parts(runs["parts"], "errors")
+    errors = read_parts(runs["parts"], "_errors")
     assert len(errors) == 3
     assert {e["id"] for e in errors} == BAD_IDS | {None}  # the broken JSON line has no id to give
     assert sorted(e["where"] for e in errors) == [f"{runs['inputs'][0]}:{n}" for n in (6, 7, 8)]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from policy_tagger.service.errors import InputError, UsageError
+from policy_tagger.service.errors import InputError, PolicyTaggerError, UsageError
 
 ACTOR_CPUS = 1  # one ONNX thread per actor, as the local engine runs each batch on one thread (predictor.OnnxBackend)
 # Ray's read and write tasks need a CPU slot of their own: with every slot held by an actor, the first read
@@ -305,7 +305,11 @@ def run_job(job: RayJob) -> dict[str, int]:
     parts = PartsSink(str(job.out.resolve()), label_ids)
     previous = signal.signal(signal.SIGTERM, _interrupted)  # a plain SIGTERM would skip ray.shutdown below
     try:
-        actors = start_ray(ray, job)
+        try:
+            actors = start_ray(ray, job)
+        except Exception as exc:  # Ray raises a plain Exception when its node does not start in time
+            where = f"the Ray cluster at {job.address}" if job.address else "a local Ray"
+            raise PolicyTaggerError(f"could not start or join {where}: {exc}") from None
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = not job.quiet
         context.target_max_block_size = BLOCK_BYTES

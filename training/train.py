@@ -74,21 +74,23 @@ def load_classifier(base_path: str, label_ids: list[str], layers: int | None) ->
 
 def parameter_groups(model: Any, config: TrainConfig) -> list[dict]:
     """The head learns at the full rate; the encoder at encoder_lr_scale of it, each layer below the top
-    layer_decay times more slowly than the one above (layer-wise decay), the embeddings slowest. With frozen_layers,
-    the embeddings and that many bottom layers keep the base's weights (and need no backward pass)."""
+    layer_decay times more slowly than the one above (layer-wise decay), the embeddings slowest."""
     encoder = model.base_model
     layers = list(encoder.encoder.layer)
     rate = config.learning_rate * config.encoder_lr_scale
     groups = [{"params": list(encoder.embeddings.parameters()), "lr": rate * config.layer_decay ** len(layers)}]
     groups += [{"params": list(layer.parameters()), "lr": rate * config.layer_decay ** (len(layers) - 1 - i)}
                for i, layer in enumerate(layers)]
-    if config.frozen_layers:  # the head (added below) always learns
-        for group in groups[:1 + config.frozen_layers]:
-            for parameter in group["params"]:
-                parameter.requires_grad_(False)
     in_encoder = {id(p) for group in groups for p in group["params"]}
     groups.append({"params": [p for p in model.parameters() if id(p) not in in_encoder], "lr": config.learning_rate})
     return groups
+
+
+def freeze_bottom(model: Any, layers: int) -> None:
+    """The embeddings and the bottom `layers` encoder layers keep the base's weights (and need no backward pass)."""
+    encoder = model.base_model
+    for module in [encoder.embeddings, *encoder.encoder.layer[:layers]]:
+        module.requires_grad_(False)
 
 
 def rdrop_loss(model: Any, batch: Any, targets: torch.Tensor, weight: float) -> torch.Tensor:
@@ -164,6 +166,8 @@ def train(config: TrainConfig, out_dir: Path, added_files: tuple[Path, ...] = ()
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     model = load_classifier(base_path, label_ids, config.layers or None)
     layers = model.config.num_hidden_layers
+    if config.frozen_layers:
+        freeze_bottom(model, config.frozen_layers)
     card = draft_card(config, base_path, labels, layers, [train_file, *map(Path, added_files)])
     dev = DevScorer(card, tokenizer, dev_rows)
 

@@ -62,6 +62,14 @@ def test_batches_barely_change_scores(tiny_model, backend, tolerance):
     np.testing.assert_allclose(tagger.probabilities(TEXTS), one_by_one, atol=tolerance)
 
 
+def test_each_alone_gives_int8_the_scores_of_tagging_one_paragraph_at_a_time(tiny_model):
+    """What evidence relies on: a clause's weight is the drop a user sees tagging the text without it."""
+    tagger = Tagger.load(tiny_model, backend="onnx-int8")
+    texts = [*TEXTS, "全县干部群众认真学习贯彻会议精神，统一思想认识。" * 30 + "发放小额信贷4500万元。"]
+    one_by_one = np.vstack([tagger.probabilities([t]) for t in texts])
+    np.testing.assert_array_equal(tagger.probabilities(texts, each_alone=True), one_by_one)
+
+
 def test_parallel_runs_give_the_same_scores_in_order(tiny_model):
     """Batches run two at a time must come back to the paragraphs they belong to."""
     texts = [t for _ in range(12) for t in TEXTS] + ["全县干部群众认真学习贯彻会议精神。" * 40]

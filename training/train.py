@@ -59,7 +59,7 @@ def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Rand
 
 
 def load_classifier(base_path: str, label_ids: list[str], layers: int | None) -> Any:
-    overrides = {"num_hidden_layers": layers} if layers else {}
+    overrides: dict[str, Any] = {"num_hidden_layers": layers} if layers else {}
     model = AutoModelForSequenceClassification.from_pretrained(
         base_path, num_labels=len(label_ids), problem_type="multi_label_classification",
         id2label=dict(enumerate(label_ids)), label2id={label: i for i, label in enumerate(label_ids)}, **overrides)

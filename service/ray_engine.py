@@ -34,6 +34,7 @@ BLOCK_BYTES = 2 << 20
 # ray.shutdown() returns while the local Ray's workers are still exiting (seen: one left a few seconds after the
 # command ended); the command waits this long for them, then ends the rest, so that it leaves none behind.
 SHUTDOWN_WAIT_S = 15
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 ERRORS_SHOWN = 20  # bad rows printed on stderr; all of them are in the errors parts
 RAY_MISSING = "--engine ray needs the ray extra: pip install 'policy-tagger[ray]'"
 
@@ -246,8 +247,8 @@ def start_ray(ray: Any, job: RayJob) -> int:
     return workers
 
 
-def _processes() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, start time) of every live process, from /proc (Linux; empty elsewhere)."""
+def _processes() -> dict[int, int]:
+    """pid -> parent pid of every live process, from /proc (Linux; empty elsewhere)."""
     processes = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -255,38 +256,57 @@ def _processes() -> dict[int, tuple[int, str]]:
         except OSError:
             continue
         if fields[0] != "Z":  # a zombie has exited already
-            processes[int(stat.parent.name)] = (int(fields[1]), fields[19])
+            processes[int(stat.parent.name)] = int(fields[1])
     return processes
 
 
-def descendants() -> dict[int, str]:
-    """The processes this one started, and theirs (the local Ray's GCS, raylet and workers), with start times."""
+def descendants() -> set[int]:
+    """The live processes this one started, and theirs (the local Ray's GCS, raylet and workers)."""
     processes = _processes()
-    found: dict[int, str] = {}
+    found: set[int] = set()
     frontier = {os.getpid()}
     while frontier:
-        frontier = {pid for pid, (parent, _) in processes.items() if parent in frontier and pid not in found}
-        found.update({pid: processes[pid][1] for pid in frontier})
+        frontier = {pid for pid, parent in processes.items() if parent in frontier and pid not in found}
+        found |= frontier
     return found
 
 
-def wait_for_exit(started: dict[int, str]) -> None:
-    """Waits for these processes to end, then kills those still there (the same pid and start time: never a
-    process that took a freed pid)."""
+def adopt_orphans(on: bool) -> None:
+    """Linux: while on, a process whose parent ends (a Ray worker whose raylet ended first) becomes this
+    process's child instead of pid 1's, so the command can wait for it and reap it. Without this, workers
+    were seen as zombies of pid 1 after the command ended, and in a container without an init nobody reaps them."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
+
+
+def wait_for_exit() -> None:
+    """Waits for every process this one started to end, kills those still there after SHUTDOWN_WAIT_S, and reaps
+    them all, so that none is left behind, not even as a zombie."""
     import time
 
-    def alive() -> list[int]:
-        now = _processes()
-        return [pid for pid, start in started.items() if pid in now and now[pid][1] == start]
-
     deadline = time.monotonic() + SHUTDOWN_WAIT_S
-    while (left := alive()) and time.monotonic() < deadline:
+    while (left := descendants()) and time.monotonic() < deadline:
+        reap_children()
         time.sleep(0.2)
     for pid in left:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    time.sleep(0.1 if left else 0)
+    reap_children()
+
+
+def reap_children() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:  # no children left
+            return
+        if pid == 0:  # children left, none has ended yet
+            return
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -304,6 +324,7 @@ def run_job(job: RayJob) -> dict[str, int]:
     job.out.mkdir(parents=True, exist_ok=True)
     parts = PartsSink(str(job.out.resolve()), label_ids)
     previous = signal.signal(signal.SIGTERM, _interrupted)  # a plain SIGTERM would skip ray.shutdown below
+    adopt_orphans(not job.address)
     try:
         try:
             actors = start_ray(ray, job)
@@ -323,9 +344,10 @@ def run_job(job: RayJob) -> dict[str, int]:
                                    "batch_size": job.batch_size, "threads": ACTOR_CPUS})
         tagged.write_datasink(ray_datasink(parts))
     finally:
-        local_ray = descendants() if not job.address else {}
         ray.shutdown()
-        wait_for_exit(local_ray)
+        if not job.address:
+            wait_for_exit()
+            adopt_orphans(False)
         signal.signal(signal.SIGTERM, previous)
     report_errors(parts, job.out)
     job.counts.update(read=parts.totals["wrote"] + parts.totals["skipped"], **parts.totals)

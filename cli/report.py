@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> None:
     from policy_tagger.service.modelcard import load_card
     from policy_tagger.service.predictor import Tagger
     from policy_tagger.service.readers import iter_rows
-    from policy_tagger.service.report import ReportInput, default_by, write_report
+    from policy_tagger.service.report import ReportInput, cjk_font, default_by, write_report
     from policy_tagger.service.writers import output_row
 
     if args.out.exists() and not args.out.is_dir():
@@ -70,5 +70,8 @@ def run(args: argparse.Namespace) -> None:
                        label_names={label.id: label.name_zh for label in tagger.card.labels},
                        model=tagger.model_tag, settings=report_settings, by=by)
     paths = write_report(data, args.out)
+    if cjk_font() is None:
+        print("policy-tagger: no Chinese font found, so the charts draw Chinese names as boxes; install one "
+              "(Debian/Ubuntu: apt-get install fonts-noto-cjk) and run the report again", file=sys.stderr)
     print(f"policy-tagger: {len(tagged)} paragraphs in {len({r.get('doc') for r in tagged})} documents -> "
           f"{paths['index.html']}", file=sys.stderr)

@@ -8,6 +8,7 @@ import csv
 import html
 import io
 import json
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,7 +75,9 @@ def group_shares(rows: list[dict], label_ids: list[str], by: str) -> dict[str, d
 
 def _figure_png(figure: Any) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    with warnings.catch_warnings():  # one per missing glyph; without a CJK font the command says so once
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -84,9 +87,31 @@ def _pyplot() -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    cjk_font()  # registers a CJK font installed after matplotlib's font cache was built
     plt.rcParams["font.sans-serif"] = CJK_FONTS
     plt.rcParams["axes.unicode_minus"] = False
     return plt
+
+
+def cjk_font() -> str | None:
+    """The first of CJK_FONTS that matplotlib can draw with, or None. matplotlib's font cache lists the fonts
+    that were there when it was first built, so a CJK font installed later (seen: fonts-noto-cjk installed after
+    the cache, every Chinese glyph drawn as a box) is added from the system's font folders here."""
+    from matplotlib import font_manager
+
+    def known() -> list[str]:
+        names = {font.name for font in font_manager.fontManager.ttflist}
+        return [name for name in CJK_FONTS[:-1] if name in names]
+
+    if not known():
+        listed = {font.fname for font in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in listed:
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # a file FreeType cannot read: skip it
+                    continue
+    return next(iter(known()), None)
 
 
 def shares_chart(shares: dict[str, float], names: dict[str, str]) -> str:

@@ -76,3 +76,41 @@ def test_page_renders_offline_in_a_real_browser(report, browser):
     shots = Path(os.environ.get("POLICY_TAGGER_SCREENSHOTS", report))
     shots.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(shots / "report-screenshot.png"))
+
+
+def system_has_a_chinese_font() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("fc-list") is None:
+        return False
+    return bool(subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout.strip())
+
+
+def glyph_pixels(char: str) -> bytes:
+    from policy_tagger.service.report import _pyplot
+
+    plt = _pyplot()
+    figure = plt.figure(figsize=(0.6, 0.6), dpi=50)
+    figure.text(0.1, 0.2, char, fontsize=20)
+    figure.canvas.draw()
+    pixels = bytes(figure.canvas.buffer_rgba())
+    plt.close(figure)
+    return pixels
+
+
+def test_charts_draw_chinese_with_a_font_installed_after_matplotlibs_font_cache(monkeypatch):
+    if not system_has_a_chinese_font():
+        if os.environ.get("POLICY_TAGGER_REQUIRE_BROWSER"):
+            pytest.fail("no Chinese font: .ci/browser installs fonts-noto-cjk")
+        pytest.skip("no Chinese font on this system (fc-list :lang=zh)")
+    from matplotlib import font_manager
+
+    # As if the cache was built before the font was installed (seen on CI: every Chinese glyph drawn as a box).
+    stale = [font for font in font_manager.fontManager.ttflist if "CJK" not in font.name]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    font_manager.fontManager._findfont_cached.cache_clear()
+    try:
+        assert glyph_pixels("产") != glyph_pixels("业")  # two boxes would be the same pixels
+    finally:
+        font_manager.fontManager._findfont_cached.cache_clear()

@@ -45,7 +45,8 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls: type) -> None:
         default = field.default if field.default is not dataclasses.MISSING else None
         help_text = f"{field.metadata.get('help', '')} (default: {default})"
         if kind is bool:
-            parser.add_argument(_flag(field.name), dest=field.name, action="store_true", default=None, help=help_text)
+            parser.add_argument(_flag(field.name), dest=field.name, action=argparse.BooleanOptionalAction,
+                                default=None, help=help_text)
         else:
             parser.add_argument(_flag(field.name), dest=field.name, type=Path if kind is Path else kind,
                                 default=None, help=help_text, metavar=field.name.upper())

@@ -65,3 +65,23 @@ def test_frozen_layers_keep_the_embeddings_and_bottom_layers_of_the_base(tmp_pat
         return bool(names) and all((base[n] == tuned[n]).all() for n in names)
     assert same("bert.embeddings.") and same("bert.encoder.layer.0.")
     assert not same("bert.encoder.layer.1.")
+
+
+def test_training_on_cached_frozen_outputs_computes_the_served_models_logits(tiny_model):
+    import torch
+    from transformers import AutoTokenizer
+
+    from policy_tagger.training.train import encoder_part, frozen_outputs, padded_hidden
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    texts = ["全县建成扶贫车间32个，带动1200人就近就业。", "落实低保兜底。", "开展教育扶贫，资助贫困学生3400人次。" * 3]
+    encoded = [tokenizer(t, truncation=True, max_length=256)["input_ids"] for t in texts]
+    cached = frozen_outputs(model, encoded, 1, tokenizer.pad_token_id)
+    model.eval()
+    with torch.no_grad():
+        with encoder_part(model, slice(1, None), embeddings=False):
+            from_cache = model(**padded_hidden(cached)).logits
+        full = model(**tokenizer.pad({"input_ids": encoded}, return_tensors="pt")).logits
+    assert torch.allclose(from_cache, full, atol=1e-5)
+    assert len(model.base_model.encoder.layer) == 2  # the model is whole again after training's view of it

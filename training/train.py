@@ -6,6 +6,8 @@ import copy
 import hashlib
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,63 @@ def freeze_bottom(model: Any, layers: int) -> None:
         module.requires_grad_(False)
 
 
+class _Passthrough(torch.nn.Module):
+    """Stands in for the embeddings while training reads cached frozen outputs: returns inputs_embeds as is."""
+
+    def forward(self, inputs_embeds: torch.Tensor | None = None, **_: Any) -> torch.Tensor | None:
+        return inputs_embeds
+
+
+@contextmanager
+def encoder_part(model: Any, layers: slice, embeddings: bool) -> Iterator[Any]:
+    """The model with only encoder.layer[layers], and with its embeddings or a passthrough in their place."""
+    encoder = model.base_model
+    kept_embeddings, kept_layers = encoder.embeddings, encoder.encoder.layer
+    encoder.encoder.layer = torch.nn.ModuleList(list(kept_layers)[layers])
+    if not embeddings:
+        encoder.embeddings = _Passthrough()
+    try:
+        yield model
+    finally:
+        encoder.embeddings, encoder.encoder.layer = kept_embeddings, kept_layers
+
+
+@torch.no_grad()
+def frozen_outputs(model: Any, encoded: list[list[int]], frozen: int, pad_id: int) -> list[torch.Tensor]:
+    """Each paragraph's output of the embeddings and the bottom `frozen` layers (no dropout), unpadded. These
+    never change while training, so they are computed once instead of in every epoch's forward pass."""
+    model.eval()
+    outputs: list[torch.Tensor] = [torch.empty(0)] * len(encoded)
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    with encoder_part(model, slice(0, frozen), embeddings=True):
+        for start in range(0, len(order), 64):
+            batch = order[start:start + 64]
+            ids, mask = padded_ids([encoded[i] for i in batch], pad_id)
+            hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
+            for row, i in enumerate(batch):
+                outputs[i] = hidden[row, :len(encoded[i])].clone()
+    model.train()
+    return outputs
+
+
+def padded_ids(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+    return ids, mask
+
+
+def padded_hidden(rows: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    hidden = torch.zeros((len(rows), width, rows[0].shape[-1]))
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        hidden[i, :len(r)], mask[i, :len(r)] = r, 1
+    return {"inputs_embeds": hidden, "attention_mask": mask}
+
+
 def rdrop_loss(model: Any, batch: Any, targets: torch.Tensor, weight: float) -> torch.Tensor:
     """Two passes with different dropout; their mean loss plus the symmetric KL between their per-label
     Bernoulli outputs, weighted."""
@@ -105,6 +164,10 @@ def rdrop_loss(model: Any, batch: Any, targets: torch.Tensor, weight: float) -> 
     def kl(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return (a * torch.log((a + eps) / (b + eps)) + (1 - a) * torch.log((1 - a + eps) / (1 - b + eps))).mean()
     return loss + weight * (kl(p, q) + kl(q, p)) / 2
+
+
+def step_loss(model: Any, inputs: Any, targets: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    return rdrop_loss(model, inputs, targets, config.rdrop) if config.rdrop else model(**inputs, labels=targets).loss
 
 
 def data_version(files: list[Path]) -> str:
@@ -184,6 +247,8 @@ def train(config: TrainConfig, out_dir: Path, added_files: tuple[Path, ...] = ()
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema_decay))
         if config.ema_decay else None)
 
+    cached = (frozen_outputs(model, encoded, config.frozen_layers, tokenizer.pad_token_id)
+              if config.frozen_layers and config.cache_frozen else None)
     best: dict = {"macro_f1": -1.0}
     curve = []
     step = 0
@@ -193,10 +258,12 @@ def train(config: TrainConfig, out_dir: Path, added_files: tuple[Path, ...] = ()
         for batch in tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False):
             if step >= total_steps:
                 break
-            padded = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
-            loss = (rdrop_loss(model, padded, targets[batch], config.rdrop) if config.rdrop
-                    else model(**padded, labels=targets[batch]).loss)
-            loss.backward()
+            if cached:
+                with encoder_part(model, slice(config.frozen_layers, None), embeddings=False):
+                    step_loss(model, padded_hidden([cached[i] for i in batch]), targets[batch], config).backward()
+            else:
+                padded = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
+                step_loss(model, padded, targets[batch], config).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()

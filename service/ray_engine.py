@@ -247,27 +247,27 @@ def start_ray(ray: Any, job: RayJob) -> int:
     return workers
 
 
-def _processes() -> dict[int, int]:
-    """pid -> parent pid of every live process, from /proc (Linux; empty elsewhere)."""
+def _processes() -> dict[int, tuple[int, bool]]:
+    """pid -> (parent pid, whether it has ended and waits to be reaped) of every process, from /proc (Linux;
+    empty elsewhere)."""
     processes = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if fields[0] != "Z":  # a zombie has exited already
-            processes[int(stat.parent.name)] = int(fields[1])
+        processes[int(stat.parent.name)] = (int(fields[1]), fields[0] == "Z")
     return processes
 
 
-def descendants() -> set[int]:
-    """The live processes this one started, and theirs (the local Ray's GCS, raylet and workers)."""
+def descendants() -> dict[int, bool]:
+    """The processes this one started, and theirs (the local Ray's GCS, raylet and workers): pid -> ended."""
     processes = _processes()
-    found: set[int] = set()
+    found: dict[int, bool] = {}
     frontier = {os.getpid()}
     while frontier:
-        frontier = {pid for pid, parent in processes.items() if parent in frontier and pid not in found}
-        found |= frontier
+        frontier = {pid for pid, (parent, _) in processes.items() if parent in frontier and pid not in found}
+        found.update({pid: processes[pid][1] for pid in frontier})
     return found
 
 
@@ -281,32 +281,35 @@ def adopt_orphans(on: bool) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
 
 
-def wait_for_exit() -> None:
-    """Waits for every process this one started to end, kills those still there after SHUTDOWN_WAIT_S, and reaps
-    them all, so that none is left behind, not even as a zombie."""
+def wait_for_exit(before: set[int]) -> None:
+    """Waits for the processes started since `before` was listed (the local Ray's) to end, kills those still
+    there after SHUTDOWN_WAIT_S, and reaps them, so that none is left behind, not even as a zombie. Processes
+    that were there before are not touched."""
     import time
 
     deadline = time.monotonic() + SHUTDOWN_WAIT_S
-    while (left := descendants()) and time.monotonic() < deadline:
-        reap_children()
+    while True:
+        started = {pid: ended for pid, ended in descendants().items() if pid not in before}
+        reap([pid for pid, ended in started.items() if ended])
+        alive = [pid for pid, ended in started.items() if not ended]
+        if not alive or time.monotonic() > deadline:
+            break
         time.sleep(0.2)
-    for pid in left:
+    for pid in alive:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    time.sleep(0.1 if left else 0)
-    reap_children()
+    time.sleep(0.1 if alive else 0)
+    reap([pid for pid in descendants() if pid not in before])
 
 
-def reap_children() -> None:
-    while True:
+def reap(pids: list[int]) -> None:
+    for pid in pids:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:  # no children left
-            return
-        if pid == 0:  # children left, none has ended yet
-            return
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # a grandchild: its own parent reaps it
+            pass
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -325,6 +328,7 @@ def run_job(job: RayJob) -> dict[str, int]:
     parts = PartsSink(str(job.out.resolve()), label_ids)
     previous = signal.signal(signal.SIGTERM, _interrupted)  # a plain SIGTERM would skip ray.shutdown below
     adopt_orphans(not job.address)
+    before = set(descendants())
     try:
         try:
             actors = start_ray(ray, job)
@@ -346,7 +350,7 @@ def run_job(job: RayJob) -> dict[str, int]:
     finally:
         ray.shutdown()
         if not job.address:
-            wait_for_exit()
+            wait_for_exit(before)
             adopt_orphans(False)
         signal.signal(signal.SIGTERM, previous)
     report_errors(parts, job.out)

@@ -97,6 +97,18 @@ def test_no_ray_process_is_left_behind(runs):
     assert not runs["left_over"]
 
 
+@needs_ray
+def test_a_run_inside_a_program_leaves_the_programs_own_children_alone(tiny_model, inputs, tmp_path):
+    sleeper = subprocess.Popen(["sleep", "300"])
+    try:
+        assert main(["label", str(inputs[1]), "--model", str(tiny_model), "--engine", "ray", "--workers", "1",
+                     "--out", str(tmp_path / "parts"), "--quiet"]) == 0
+        assert sleeper.poll() is None  # still running: only the local Ray's processes were waited for
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 def test_ray_engine_needs_an_output_folder(tiny_model, capsys):
     assert main(["label", str(DATA_DIR / "test.jsonl"), "--model", str(tiny_model), "--engine", "ray"]) == 2
     assert "--engine ray needs --out DIR" in capsys.readouterr().err

@@ -77,7 +77,7 @@ def test_training_on_cached_frozen_outputs_computes_the_served_models_logits(tin
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     texts = ["全县建成扶贫车间32个，带动1200人就近就业。", "落实低保兜底。", "开展教育扶贫，资助贫困学生3400人次。" * 3]
     encoded = [tokenizer(t, truncation=True, max_length=256)["input_ids"] for t in texts]
-    cached = frozen_outputs(model, encoded, 1, tokenizer.pad_token_id)
+    cached = frozen_outputs(model, encoded, 1, tokenizer)
     model.eval()
     with torch.no_grad():
         with encoder_part(model, slice(1, None), embeddings=False):

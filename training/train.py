@@ -117,7 +117,7 @@ def encoder_part(model: Any, layers: slice, embeddings: bool) -> Iterator[Any]:
 
 
 @torch.no_grad()
-def frozen_outputs(model: Any, encoded: list[list[int]], frozen: int, pad_id: int) -> list[torch.Tensor]:
+def frozen_outputs(model: Any, encoded: list[list[int]], frozen: int, tokenizer: Any) -> list[torch.Tensor]:
     """Each paragraph's output of the embeddings and the bottom `frozen` layers (no dropout), unpadded. These
     never change while training, so they are computed once instead of in every epoch's forward pass."""
     model.eval()
@@ -126,21 +126,12 @@ def frozen_outputs(model: Any, encoded: list[list[int]], frozen: int, pad_id: in
     with encoder_part(model, slice(0, frozen), embeddings=True):
         for start in range(0, len(order), 64):
             batch = order[start:start + 64]
-            ids, mask = padded_ids([encoded[i] for i in batch], pad_id)
-            hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
+            padded = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
+            hidden = model.base_model(**padded).last_hidden_state
             for row, i in enumerate(batch):
                 outputs[i] = hidden[row, :len(encoded[i])].clone()
     model.train()
     return outputs
-
-
-def padded_ids(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
-    return ids, mask
 
 
 def padded_hidden(rows: list[torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -247,7 +238,7 @@ def train(config: TrainConfig, out_dir: Path, added_files: tuple[Path, ...] = ()
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema_decay))
         if config.ema_decay else None)
 
-    cached = (frozen_outputs(model, encoded, config.frozen_layers, tokenizer.pad_token_id)
+    cached = (frozen_outputs(model, encoded, config.frozen_layers, tokenizer)
               if config.frozen_layers and config.cache_frozen else None)
     best: dict = {"macro_f1": -1.0}
     curve = []

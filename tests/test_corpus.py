@@ -77,6 +77,6 @@ def test_test_split_has_seeds_and_every_genre(corpus):
     sizes = {s: len(rows) for s, rows in corpus.items()}
     total = sum(sizes.values())
     assert 0.6 < sizes["train"] / total < 0.8
-    # Rounds 3-7 were written against real-text mistakes and kept out of test (labels/README.md), so test's
-    # share fell below 10% (579 of 6,035); what it must keep is a double-annotated set of this size.
+    # Rounds 3-8 were written against real-text mistakes and kept out of test (labels/README.md), so test's
+    # share fell below 10% (579 of 6,608); what it must keep is a double-annotated set of this size.
     assert sizes["test"] >= 550 and len({r["doc"] for r in test}) >= 60

@@ -6,7 +6,7 @@ from policy_tagger.service.errors import UsageError
 from policy_tagger.service.modelcard import load_card
 from policy_tagger.service.paths import DATA_DIR
 from policy_tagger.service.predictor import ONNX_FP32, ONNX_INT8, Tagger
-from policy_tagger.training.export import parity
+from policy_tagger.training.export import int8_layer_counts, parity, upper_layers
 
 TEXTS = ["全县建成扶贫车间32个，带动1200余名贫困劳动力就近就业。", "落实低保兜底政策，应保尽保。", "新建农村公路200公里。"]
 
@@ -16,7 +16,22 @@ def test_export_writes_both_files_and_records_the_choice(tiny_model):
     inference = load_card(tiny_model).inference
     check = inference["int8_parity"]
     assert inference["onnx"] == (ONNX_INT8 if check["passes"] else ONNX_FP32)
-    assert (tiny_model / ONNX_INT8).stat().st_size < 0.5 * (tiny_model / ONNX_FP32).stat().st_size
+    assert inference["int8_layers"] == (check["int8_layers"] if check["passes"] else 0)
+
+
+def test_export_serves_the_most_int8_layers_that_hold_parity(tiny_model):
+    tried = load_card(tiny_model).inference["int8_tried"]
+    assert [c["int8_layers"] for c in tried] == int8_layer_counts(2)[:len(tried)] == sorted(
+        (c["int8_layers"] for c in tried), reverse=True)
+    assert not any(c["passes"] for c in tried[:-1])  # it stops at the first export that passes
+
+
+def test_only_the_bottom_layers_are_quantised(tiny_model):
+    fp32 = str(tiny_model / ONNX_FP32)
+    kept = upper_layers(fp32, 1)
+    assert sorted(kept) == sorted(["Attention_1", *(f"/model/bert/encoder/layer.1/{part}/MatMul" for part in
+                                                    ("attention/output/dense", "intermediate/dense", "output/dense"))])
+    assert upper_layers(fp32, 2) == []
 
 
 def test_default_backend_is_the_chosen_onnx_file(tagger, tiny_model):

@@ -115,7 +115,7 @@ def parity(model_dir: Path, data_files: list[Path], backend: str, reference: Ref
     macro_f1 = scores(reference.gold, chosen, reference.label_ids)["macro_f1"]
     same = float((reference.decisions == chosen).all(axis=1).mean())
     drop = reference.macro_f1 - macro_f1
-    return {"backend": backend, "data": [str(f) for f in data_files], "paragraphs": len(reference.texts),
+    return {"backend": backend, "data": [str(f) for f in reference.data_files], "paragraphs": len(reference.texts),
             "torch_macro_f1": reference.macro_f1, "macro_f1": macro_f1, "macro_f1_drop": round(drop, 4),
             "same_label_sets": round(same, 4), "passes": drop <= MAX_MACRO_F1_DROP and same >= MIN_SAME_LABEL_SETS}
 
